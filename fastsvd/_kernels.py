@@ -1,0 +1,128 @@
+"""Numba kernels: arrays in, arrays out, no validation.
+
+Callers (the operators in :mod:`fastsvd._operators`) guarantee well-formed
+input: a CSR structure checked once at the facade (indices are passed as an
+unsigned view, which spares numba's negative-index handling), C-contiguous
+blocks of the same dtype as the matrix values, and chunk boundaries from
+:func:`balanced_row_chunks`.
+
+Determinism: every parallel loop runs over a fixed list of row chunks whose
+boundaries depend only on the matrix, never on the thread count. Each chunk
+writes its own output (rows of ``A @ X``, or a private partial sum of
+``A.T @ Y`` that is then reduced in chunk order), so results are
+bit-identical at any number of threads.
+
+Row products handle four nonzeros per pass over the ``k`` columns: the
+output row is loaded and stored once per four nonzeros, which measured ~1.7x
+faster than one at a time on a Netflix-sized matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._numba import jit
+
+
+def balanced_row_chunks(indptr: np.ndarray, n_chunks: int) -> np.ndarray:
+    """Row boundaries splitting a CSR into ``n_chunks`` parts of about equal work.
+
+    Work per row is its number of nonzeros plus one (so empty rows still
+    count). Returns an int64 array ``b`` with ``b[0] == 0`` and
+    ``b[-1] == n_rows``; chunks may be empty.
+    """
+    n_rows = indptr.size - 1
+    work = indptr.astype(np.int64) + np.arange(n_rows + 1, dtype=np.int64)
+    targets = work[-1] * np.arange(n_chunks + 1, dtype=np.float64) / n_chunks
+    bounds = np.searchsorted(work, targets, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, n_rows
+    return np.maximum.accumulate(np.minimum(bounds, n_rows))
+
+
+@jit()
+def _gather_row(indptr, indices, data, X, i, out):
+    """``out[:] = sum_p data[p] * X[indices[p]]`` over the nonzeros of row ``i``."""
+    k = X.shape[1]
+    out[:] = 0
+    p = indptr[i]
+    end = indptr[i + 1]
+    while p + 4 <= end:
+        a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
+        x0, x1 = X[indices[p]], X[indices[p + 1]]
+        x2, x3 = X[indices[p + 2]], X[indices[p + 3]]
+        for t in range(k):
+            out[t] += (a0 * x0[t] + a1 * x1[t]) + (a2 * x2[t] + a3 * x3[t])
+        p += 4
+    while p < end:
+        a0, x0 = data[p], X[indices[p]]
+        for t in range(k):
+            out[t] += a0 * x0[t]
+        p += 1
+
+
+@jit()
+def _scatter_row(indptr, indices, data, y, i, acc):
+    """``acc[indices[p]] += data[p] * y`` over the nonzeros of row ``i``."""
+    k = y.size
+    p = indptr[i]
+    end = indptr[i + 1]
+    while p + 4 <= end:
+        a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
+        d0, d1 = acc[indices[p]], acc[indices[p + 1]]
+        d2, d3 = acc[indices[p + 2]], acc[indices[p + 3]]
+        for t in range(k):
+            yt = y[t]
+            d0[t] += a0 * yt
+            d1[t] += a1 * yt
+            d2[t] += a2 * yt
+            d3[t] += a3 * yt
+        p += 4
+    while p < end:
+        a0, d0 = data[p], acc[indices[p]]
+        for t in range(k):
+            d0[t] += a0 * y[t]
+        p += 1
+
+
+@jit()
+def _sum_partials(partial, out, first, stop):
+    """``out[j] = partial[0, j] + partial[1, j] + ...`` (in chunk order)."""
+    k = out.shape[1]
+    for j in range(first, stop):
+        dst = out[j]
+        dst[:] = partial[0, j]
+        for c in range(1, partial.shape[0]):
+            src = partial[c, j]
+            for t in range(k):
+                dst[t] += src[t]
+
+
+@jit(parallel=True)
+def csr_matmat(indptr, indices, data, X, row_chunks, out):
+    """``out[:] = A @ X`` for CSR ``A`` and a C-contiguous block ``X``."""
+    for c in prange(row_chunks.size - 1):
+        for i in range(row_chunks[c], row_chunks[c + 1]):
+            _gather_row(indptr, indices, data, X, i, out[i])
+
+
+@jit(parallel=True)
+def csr_rmatmat(indptr, indices, data, Y, row_chunks, partial, out):
+    """``out[:] = A.T @ Y`` for CSR ``A``.
+
+    ``partial`` is scratch of shape ``(n_chunks, n_cols, k)``: row chunk ``c``
+    accumulates into ``partial[c]``, then the partials are summed in order.
+    """
+    for c in prange(row_chunks.size - 1):
+        partial[c] = 0
+        for i in range(row_chunks[c], row_chunks[c + 1]):
+            _scatter_row(indptr, indices, data, Y[i], i, partial[c])
+    _reduce_partials(partial, out)
+
+
+@jit(parallel=True)
+def _reduce_partials(partial, out):
+    n_cols = out.shape[0]
+    n_blocks = 64
+    for b in prange(n_blocks):
+        _sum_partials(partial, out, b * n_cols // n_blocks, (b + 1) * n_cols // n_blocks)

@@ -1,0 +1,147 @@
+"""Dense linear-algebra building blocks shared by the algorithms.
+
+Tall-skinny blocks (``m x l`` with ``m >> l``) are orthonormalised with
+CholeskyQR2 (Gram matrix + Cholesky, twice), which is BLAS-3 and costs a
+fraction of a Householder QR; ill-conditioned or rank-deficient blocks fall
+back to Householder. Gram matrices of float32 blocks are accumulated in
+float64 over row slabs, so float32 data keeps its precision without a
+float64 copy of the whole block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+_ROW_SLAB = 1 << 15  # rows per float64 slab of a float32 Gram matrix
+# CholeskyQR2 is accurate while cond(Y) < ~1/sqrt(eps64); fall back well before.
+_MAX_CHOLESKY_COND = 1e6
+
+
+def gram(Y: np.ndarray) -> np.ndarray:
+    """``Y.T @ Y`` in float64 (accumulated over row slabs for float32 ``Y``)."""
+    if Y.dtype == np.float64:
+        return Y.T @ Y
+    G = np.zeros((Y.shape[1], Y.shape[1]))
+    for start in range(0, Y.shape[0], _ROW_SLAB):
+        slab = Y[start:start + _ROW_SLAB].astype(np.float64)
+        G += slab.T @ slab
+    return G
+
+
+def times_small(Y: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """``Y @ M`` for a small float64 ``M``, in Y's dtype.
+
+    For float32 ``Y`` this is a float32 product: its rounding error,
+    ``eps32 |Y| |M|``, is of the order of the error the float32 products with
+    ``A`` already put in ``Y``.
+    """
+    return Y @ M.astype(Y.dtype, copy=False)
+
+
+def orthonormalize(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thin QR of a tall block: ``Y = Q @ R``.
+
+    Returns ``Q`` (orthonormal columns, Y's dtype) and upper-triangular float64
+    ``R``. CholeskyQR2 when ``Y`` is well conditioned, Householder otherwise.
+    """
+    Q, R = Y, np.eye(Y.shape[1])
+    for _ in range(2):
+        R_step = _cholesky_factor(gram(Q))
+        if R_step is None:
+            return _householder(Y)
+        Q = times_small(Q, scipy.linalg.solve_triangular(R_step, np.eye(R_step.shape[0])))
+        R = R_step @ R
+    return Q, R
+
+
+def _cholesky_factor(G: np.ndarray):
+    """Upper Cholesky factor of a Gram matrix, or None when it is too ill-conditioned."""
+    try:
+        R = np.linalg.cholesky(G).T
+    except np.linalg.LinAlgError:
+        return None
+    d = np.abs(np.diag(R))
+    if d.size and not d.min() > d.max() / _MAX_CHOLESKY_COND:
+        return None
+    return R
+
+
+def _householder(Y):
+    Q, R = np.linalg.qr(Y.astype(np.float64, copy=False))
+    return Q.astype(Y.dtype, copy=False), R
+
+
+def normalize(Y: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Factor ``Y = B @ C`` with a well-conditioned basis ``B``.
+
+    ``method`` is ``"QR"`` (orthonormal ``B``), ``"LU"`` (``B`` a row-permuted
+    unit lower-triangular factor, as scikit-learn uses between power
+    iterations) or ``"none"`` (``B = Y``).
+    """
+    if method == "QR":
+        return orthonormalize(Y)
+    if method == "LU":
+        PL, U = scipy.linalg.lu(Y, permute_l=True, check_finite=False)
+        return PL, U.astype(np.float64)
+    return Y, np.eye(Y.shape[1])
+
+
+def svd_of_tall(Y: np.ndarray):
+    """Thin SVD ``Y = U diag(s) Wt`` of a tall block via its QR; ``U`` in Y's dtype."""
+    Q, R = orthonormalize(Y)
+    U_small, s, Wt = np.linalg.svd(R)
+    return times_small(Q, U_small), s, Wt
+
+
+def flip_signs(U: np.ndarray, Vt: np.ndarray) -> None:
+    """Fix signs in place: each row of ``Vt`` has its largest-magnitude entry
+    positive (the first one on ties), and ``U`` follows. This is
+    scikit-learn's ``svd_flip(u_based_decision=False)`` convention."""
+    if Vt.size == 0:
+        return
+    pivots = np.abs(Vt).argmax(axis=1)
+    signs = np.sign(Vt[np.arange(Vt.shape[0]), pivots])
+    signs[signs == 0] = 1
+    Vt *= signs[:, None].astype(Vt.dtype)
+    U *= signs[None, :].astype(U.dtype)
+
+
+def divide_or_zero(residuals: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``residuals / s`` (float64), with 0 where ``s`` is 0 (an exact null direction)."""
+    s = np.asarray(s, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(s > 0, np.asarray(residuals, dtype=np.float64) / s, 0.0)
+
+
+def relative_errors(s: np.ndarray, residuals: np.ndarray, s_outside: float | None = None):
+    """Estimated relative errors of Ritz values ``s`` from their residuals.
+
+    For a Ritz triplet with ``A v = s u`` and residual ``r = ||A.T u - s v||``,
+    some singular value lies within ``r`` of ``s`` (the linear bound). When
+    ``s_outside``, an estimate of the largest singular value of ``A`` left
+    outside the search space, is below ``s``, the Kato-Temple bound for
+    ``A^T A`` gives ``sigma - s <= r**2 s / (2 (s**2 - s_outside**2))``; the
+    estimate is twice that (``s_outside`` itself is estimated) whenever it is
+    the smaller. Because the gap is to the spectrum outside the search space,
+    not to the neighbouring Ritz values, clustered singular values do not
+    make the estimate pessimistic.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    r = np.asarray(residuals, dtype=np.float64)
+    linear = divide_or_zero(r, s)
+    if s_outside is None:
+        return linear
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quadratic = divide_or_zero(r * r * s, s * (s * s - s_outside ** 2))
+    return np.where(s > s_outside, np.minimum(linear, quadratic), linear)
+
+
+def converged(errors: np.ndarray, residuals: np.ndarray, s_max: float, tol: float,
+              dtype) -> bool:
+    """Every value meets ``tol``, or its residual is down to the rounding level
+    of products in ``dtype`` (``1000 eps s_max``), where iterating further
+    cannot help: tiny or zero singular values are as exact as the arithmetic
+    allows."""
+    noise = 1000 * np.finfo(dtype).eps * s_max
+    return bool(np.all((errors <= tol) | (np.asarray(residuals) <= noise)))

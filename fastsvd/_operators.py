@@ -1,0 +1,215 @@
+"""The operator protocol and its implementations.
+
+Every algorithm in fastsvd is written once against :class:`Operator`: a shape,
+a dtype and two block products, ``matmat(X) = A @ X`` and
+``rmatmat(Y) = A.T @ Y``. Algorithms never look at what the matrix is, so
+dense arrays, CSR matrices, implicitly centred or deflated matrices and any
+``scipy.sparse.linalg.LinearOperator`` all run through the same code.
+
+Operators compute in their own ``dtype`` (float32 stays float32): blocks of
+another dtype are converted on the way in. They never copy or modify the
+matrix they wrap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Scratch memory the CSR transpose product may use for its per-chunk partial
+# sums; it caps the number of chunks for very wide matrices.
+_PARTIAL_BUDGET_BYTES = 256 * 2**20
+_MATMAT_CHUNKS = 64
+_RMATMAT_CHUNKS = (2, 8)
+
+
+class Operator:
+    """A real linear operator ``A`` of shape ``(m, n)``.
+
+    Subclasses set ``shape`` and ``dtype`` and implement ``matmat`` and
+    ``rmatmat``; both take a 2-D block and return a new C-contiguous array of
+    ``dtype``.
+    """
+
+    shape: tuple[int, int]
+    dtype: np.dtype
+
+    def matmat(self, X: np.ndarray) -> np.ndarray:
+        """Return ``A @ X`` for a block ``X`` of shape ``(n, k)``."""
+        raise NotImplementedError
+
+    def rmatmat(self, Y: np.ndarray) -> np.ndarray:
+        """Return ``A.T @ Y`` for a block ``Y`` of shape ``(m, k)``."""
+        raise NotImplementedError
+
+    @property
+    def T(self) -> Operator:
+        """The transpose, as an operator (no data is copied)."""
+        return TransposedOperator(self)
+
+    def _block(self, X: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return f"<{type(self).__name__} {m}x{n} {np.dtype(self.dtype).name}>"
+
+
+class DenseOperator(Operator):
+    """A dense array; products go to BLAS."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.shape = array.shape
+        self.dtype = array.dtype
+
+    def matmat(self, X):
+        return np.ascontiguousarray(self.array @ self._block(X))
+
+    def rmatmat(self, Y):
+        return np.ascontiguousarray(self.array.T @ self._block(Y))
+
+
+class CSROperator(Operator):
+    """A CSR matrix; products run in the parallel numba kernels.
+
+    The structure must already be validated (see
+    :func:`fastsvd._validation.as_operator`); the arrays are used in place.
+    """
+
+    def __init__(self, indptr, indices, data, shape):
+        self.indptr = indptr
+        self.indices = indices.view(np.uint32 if indices.dtype.itemsize == 4 else np.uint64)
+        self.data = data
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = data.dtype
+        self._chunks = {}
+        self._scratch = None
+
+    @classmethod
+    def from_scipy(cls, matrix) -> CSROperator:
+        return cls(matrix.indptr, matrix.indices, matrix.data, matrix.shape)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    def _row_chunks(self, n_chunks: int) -> np.ndarray:
+        if n_chunks not in self._chunks:
+            from ._kernels import balanced_row_chunks
+
+            self._chunks[n_chunks] = balanced_row_chunks(self.indptr, n_chunks)
+        return self._chunks[n_chunks]
+
+    def matmat(self, X):
+        from ._kernels import csr_matmat
+
+        X = self._block(X)
+        out = np.empty((self.shape[0], X.shape[1]), dtype=self.dtype)
+        csr_matmat(self.indptr, self.indices, self.data, X, self._row_chunks(_MATMAT_CHUNKS), out)
+        return out
+
+    def rmatmat(self, Y):
+        from ._kernels import csr_rmatmat
+
+        Y = self._block(Y)
+        k = Y.shape[1]
+        n_chunks = self._n_partials(k)
+        partial = self._partial_scratch((n_chunks, self.shape[1], k))
+        out = np.empty((self.shape[1], k), dtype=self.dtype)
+        csr_rmatmat(self.indptr, self.indices, self.data, Y, self._row_chunks(n_chunks), partial,
+                    out)
+        return out
+
+    def _n_partials(self, k: int) -> int:
+        """Row chunks of the transpose product: fixed by the shape and ``k``
+        (never by the thread count, which keeps results deterministic)."""
+        low, high = _RMATMAT_CHUNKS
+        per_chunk = max(1, self.shape[1] * k * self.dtype.itemsize)
+        return int(np.clip(_PARTIAL_BUDGET_BYTES // per_chunk, low, high))
+
+    def _partial_scratch(self, shape):
+        if self._scratch is None or self._scratch.shape != shape:
+            self._scratch = np.empty(shape, dtype=self.dtype)
+        return self._scratch
+
+
+class LinearOperatorAdapter(Operator):
+    """Any ``scipy.sparse.linalg.LinearOperator`` with ``matmat`` and ``rmatmat``."""
+
+    def __init__(self, linear_operator, dtype):
+        self.linear_operator = linear_operator
+        self.shape = tuple(int(d) for d in linear_operator.shape)
+        self.dtype = np.dtype(dtype)
+
+    def matmat(self, X):
+        return np.ascontiguousarray(self.linear_operator.matmat(self._block(X)), dtype=self.dtype)
+
+    def rmatmat(self, Y):
+        return np.ascontiguousarray(self.linear_operator.rmatmat(self._block(Y)), dtype=self.dtype)
+
+
+class TransposedOperator(Operator):
+    """``A.T`` for an operator ``A``."""
+
+    def __init__(self, base: Operator):
+        self.base = base
+        self.shape = base.shape[::-1]
+        self.dtype = base.dtype
+
+    def matmat(self, X):
+        return self.base.rmatmat(X)
+
+    def rmatmat(self, Y):
+        return self.base.matmat(Y)
+
+    @property
+    def T(self):
+        return self.base
+
+
+class CenteredOperator(Operator):
+    """``A - 1 mean^T``: ``A`` with ``mean`` subtracted from every row, never formed.
+
+    This is what lets PCA run on sparse data without densifying it.
+    """
+
+    def __init__(self, base: Operator, mean: np.ndarray):
+        self.base = base
+        self.mean = np.asarray(mean, dtype=base.dtype)
+        self.shape = base.shape
+        self.dtype = base.dtype
+
+    def matmat(self, X):
+        X = self._block(X)
+        out = self.base.matmat(X)
+        out -= self.mean @ X
+        return out
+
+    def rmatmat(self, Y):
+        Y = self._block(Y)
+        out = self.base.rmatmat(Y)
+        out -= np.outer(self.mean, Y.sum(axis=0))
+        return out
+
+
+class DeflatedOperator(Operator):
+    """``A - U diag(s) Vt``: ``A`` with known singular triplets removed, never formed."""
+
+    def __init__(self, base: Operator, U: np.ndarray, s: np.ndarray, Vt: np.ndarray):
+        self.base = base
+        self.U = np.asarray(U, dtype=base.dtype)
+        self.sVt = np.asarray(s[:, None] * Vt, dtype=base.dtype)
+        self.shape = base.shape
+        self.dtype = base.dtype
+
+    def matmat(self, X):
+        X = self._block(X)
+        out = self.base.matmat(X)
+        out -= self.U @ (self.sVt @ X)
+        return out
+
+    def rmatmat(self, Y):
+        Y = self._block(Y)
+        out = self.base.rmatmat(Y)
+        out -= self.sVt.T @ (self.U.T @ Y)
+        return out

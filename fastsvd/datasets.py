@@ -1,0 +1,145 @@
+"""Deterministic synthetic matrices: planted spectra and Netflix-shaped ratings."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numba import prange
+
+from . import _random
+from ._numba import jit
+
+NETFLIX_SHAPE = (480_189, 17_770)
+NETFLIX_NNZ = 100_480_507
+
+# Shifted power laws w(r) = (r + c) ** -alpha over popularity rank r, fitted to
+# the Netflix-prize degrees: items max/mean 41, median/mean 0.10; users
+# max/mean 84, median/mean 0.46 (Bennett & Lanning 2007 statistics).
+_ITEM_LAW = (1.94, 420.0)
+_USER_LAW = (0.79, 341.0)
+
+
+def planted_spectrum(m, n, singular_values, *, random_state=0, dtype=np.float64):
+    """Dense ``m x n`` matrix ``U diag(singular_values) V^T`` with random
+    orthonormal ``U`` and ``V``.
+
+    Returns ``(A, U, s, Vt)`` where ``s`` is ``singular_values`` sorted in
+    descending order, so tests can compare against the exact factors.
+    """
+    s = np.sort(np.asarray(singular_values, dtype=np.float64))[::-1]
+    r = s.size
+    if r > min(m, n):
+        raise ValueError(f"singular_values has {r} entries; at most min(m, n) = {min(m, n)} fit.")
+    rng = np.random.default_rng(random_state)
+    U, _ = np.linalg.qr(rng.standard_normal((m, r)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, r)))
+    A = (U * s) @ V.T
+    return A.astype(dtype), U, s, V.T
+
+
+def make_netflix_like(scale=1.0, *, n_items=NETFLIX_SHAPE[1], rank=10, random_state=0,
+                      dtype=np.float32):
+    """A Netflix-shaped sparse rating matrix, deterministic by seed.
+
+    At ``scale=1`` the matrix is 480,189 users x 17,770 items with about 100M
+    ratings, like the Netflix-prize data; ``scale`` multiplies the number of
+    users and of ratings (items stay fixed, so every user's degree keeps the
+    same distribution at any scale).
+
+    Users and items get power-law degrees (shifted Zipf laws fitted to the
+    Netflix statistics). Ratings are integers 1..5: a planted model
+    ``3.6 + b_user + b_item + p_user . q_item + noise`` (``rank`` factors),
+    rounded and clipped. The same arguments give the same matrix at any
+    thread count.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of ``dtype`` with sorted indices and no duplicates.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}.")
+    n_users = max(1, round(NETFLIX_SHAPE[0] * scale))
+    target_nnz = max(n_users, round(NETFLIX_NNZ * scale * n_items / NETFLIX_SHAPE[1]))
+    rng = np.random.default_rng(random_state)
+
+    user_w = _power_law(n_users, NETFLIX_SHAPE[0], *_USER_LAW)[rng.permutation(n_users)]
+    degrees = np.maximum(1, np.round(user_w * (target_nnz / user_w.sum()))).astype(np.int64)
+    np.minimum(degrees, max(1, n_items // 2), out=degrees)
+    item_w = _power_law(n_items, NETFLIX_SHAPE[1], *_ITEM_LAW)[rng.permutation(n_items)]
+    item_cdf = np.cumsum(item_w) / item_w.sum()
+
+    key = _random.stream_key(int(rng.integers(1 << 62)), 1)
+    slots = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(degrees, out=slots[1:])
+    counts = np.empty(n_users, dtype=np.int64)
+    indices = np.empty(slots[-1], dtype=np.int32)
+    _sample_rows(slots, item_cdf, key, indices, counts)
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = _compact(slots, counts, indptr, indices)
+
+    latent = rng.standard_normal((n_users + n_items, rank)) * np.sqrt(0.35 / np.sqrt(rank))
+    bias_scale = np.r_[np.full(n_users, 0.35), np.full(n_items, 0.45)]
+    bias = rng.standard_normal(n_users + n_items) * bias_scale
+    data = np.empty(indices.size, dtype=dtype)
+    noise_key = _random.stream_key(int(rng.integers(1 << 62)), 2)
+    _rate(indptr, indices, latent[:n_users], latent[n_users:], bias[:n_users], bias[n_users:],
+          noise_key, data)
+    if indptr[-1] < np.iinfo(np.int32).max:
+        indptr = indptr.astype(np.int32)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
+
+
+def _power_law(n, reference_n, alpha, shift):
+    """Weights of a shifted Zipf law sampled at ``n`` evenly spaced ranks of a
+    population of ``reference_n`` (the same profile at any size)."""
+    ranks = (np.arange(n) + 0.5) * (reference_n / n)
+    return (ranks + shift) ** -alpha
+
+
+@jit(parallel=True)
+def _sample_rows(slots, item_cdf, key, indices, counts):
+    """Distinct items for each user by inverse-CDF draws (rejecting repeats),
+    sorted, written at ``indices[slots[u]:]``; ``counts[u]`` gets how many."""
+    n_users = slots.size - 1
+    n_items = item_cdf.size
+    n_chunks = 64
+    for c in prange(n_chunks):
+        seen = np.zeros(n_items, dtype=np.bool_)
+        for u in range(c * n_users // n_chunks, (c + 1) * n_users // n_chunks):
+            start = slots[u]
+            want = slots[u + 1] - start
+            got = 0
+            t = 0
+            while got < want and t < 8 * want + 64:
+                j = np.searchsorted(item_cdf, _random.uniform(key, u, t))
+                t += 1
+                if j < n_items and not seen[j]:
+                    seen[j] = True
+                    indices[start + got] = j
+                    got += 1
+            row = indices[start:start + got]
+            row.sort()
+            for p in range(got):
+                seen[row[p]] = False
+            counts[u] = got
+
+
+@jit(parallel=True)
+def _compact(slots, counts, indptr, indices):
+    out = np.empty(indptr[-1], dtype=indices.dtype)
+    for u in prange(counts.size):
+        out[indptr[u]:indptr[u + 1]] = indices[slots[u]:slots[u] + counts[u]]
+    return out
+
+
+@jit(parallel=True)
+def _rate(indptr, indices, user_factors, item_factors, user_bias, item_bias, key, data):
+    rank = user_factors.shape[1]
+    for u in prange(indptr.size - 1):
+        for p in range(indptr[u], indptr[u + 1]):
+            j = indices[p]
+            score = 3.6 + user_bias[u] + item_bias[j] + 0.8 * _random.normal(key, u, j)
+            for r in range(rank):
+                score += user_factors[u, r] * item_factors[j, r]
+            data[p] = min(5.0, max(1.0, np.floor(score + 0.5)))

@@ -1,0 +1,123 @@
+"""Numba kernels against their plain-numpy twins (tests/naive.py)."""
+
+import naive
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import random_csr
+
+from fastsvd import _kernels, _random
+from fastsvd._numba import threads
+from fastsvd._operators import CSROperator
+
+
+def _run_matmat(A, X, n_chunks):
+    out = np.empty((A.shape[0], X.shape[1]), dtype=X.dtype)
+    chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
+    _kernels.csr_matmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
+                                                 else np.uint64), A.data, X, chunks, out)
+    return out
+
+
+def _run_rmatmat(A, Y, n_chunks):
+    out = np.empty((A.shape[1], Y.shape[1]), dtype=Y.dtype)
+    partial = np.empty((n_chunks, A.shape[1], Y.shape[1]), dtype=Y.dtype)
+    chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
+    _kernels.csr_rmatmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
+                                                  else np.uint64), A.data, Y, chunks, partial,
+                         out)
+    return out
+
+
+def _tolerance(A, B, dtype):
+    """Rounding bound for a product: eps * (|A| |B|), elementwise, with slack."""
+    scale = abs(A) @ np.abs(B.astype(np.float64))
+    return 50 * np.finfo(dtype).eps * (scale + 1e-30)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("k", [1, 3, 17])
+@pytest.mark.parametrize("n_chunks", [1, 3, 64])
+def test_matmat_matches_twin(dtype, index_dtype, k, n_chunks):
+    A = random_csr(57, 31, 0.2, seed=k, dtype=dtype, index_dtype=index_dtype)
+    X = np.random.default_rng(1).standard_normal((31, k)).astype(dtype)
+    out = _run_matmat(A, X, n_chunks)
+    ref = naive.csr_matmat(A.indptr, A.indices, A.data, X)
+    assert out.dtype == dtype
+    assert np.all(np.abs(out - ref) <= _tolerance(A, X, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("k", [1, 3, 17])
+@pytest.mark.parametrize("n_chunks", [1, 2, 8])
+def test_rmatmat_matches_twin(dtype, index_dtype, k, n_chunks):
+    A = random_csr(57, 31, 0.2, seed=k, dtype=dtype, index_dtype=index_dtype)
+    Y = np.random.default_rng(2).standard_normal((57, k)).astype(dtype)
+    out = _run_rmatmat(A, Y, n_chunks)
+    ref = naive.csr_rmatmat(A.indptr, A.indices, A.data, Y, 31)
+    assert out.dtype == dtype
+    assert np.all(np.abs(out - ref) <= _tolerance(A.T, Y, dtype))
+
+
+def test_kernels_handle_unsorted_indices_and_duplicates():
+    # A non-canonical CSR: duplicate (row, col) entries are summed, order is free.
+    indptr = np.array([0, 3, 3, 6])
+    indices = np.array([2, 0, 2, 1, 1, 0], dtype=np.int32)
+    data = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    A = sp.csr_matrix((data, indices, indptr), shape=(3, 3))
+    dense = np.array([[2.0, 0, 4.0], [0, 0, 0], [6.0, 9.0, 0]])
+    X = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(_run_matmat(A, X, 2), dense @ X)
+    np.testing.assert_allclose(_run_rmatmat(A, X, 2), dense.T @ X)
+
+
+def test_matrix_without_nonzeros():
+    A = sp.csr_matrix((4, 5))
+    X = np.ones((5, 2))
+    assert not _run_matmat(A, X, 3).any()
+    assert not _run_rmatmat(A, np.ones((4, 2)), 2).any()
+
+
+@pytest.mark.parametrize("n_chunks", [1, 4, 7, 100])
+def test_balanced_row_chunks_matches_twin(n_chunks):
+    A = random_csr(40, 30, 0.3, seed=3)
+    np.testing.assert_array_equal(_kernels.balanced_row_chunks(A.indptr, n_chunks),
+                                  naive.balanced_row_chunks(A.indptr, n_chunks))
+
+
+def test_balanced_row_chunks_balances_work():
+    indptr = np.concatenate([[0], np.cumsum(np.r_[np.full(10, 1000), np.ones(990)])])
+    bounds = _kernels.balanced_row_chunks(indptr.astype(np.int64), 4)
+    work = np.diff(indptr[bounds]) + np.diff(bounds)
+    assert work.max() < 1.5 * work.sum() / 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_bit_identical_at_one_and_two_threads(dtype):
+    A = random_csr(3000, 400, 0.02, seed=5, dtype=dtype)
+    op = CSROperator.from_scipy(A)
+    X = np.random.default_rng(0).standard_normal((400, 9)).astype(dtype)
+    Y = np.random.default_rng(1).standard_normal((3000, 9)).astype(dtype)
+    with threads(1):
+        one = op.matmat(X), op.rmatmat(Y)
+    with threads(2):
+        two = op.matmat(X), op.rmatmat(Y)
+    for a, b in zip(one, two, strict=False):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_counter_rng_matches_twin():
+    key = _random.stream_key(42, 7)
+    assert isinstance(key, np.uint64)
+    for i, t in [(0, 0), (1, 2), (123456, 99), (2**40, 3)]:
+        assert _random.uniform(key, i, t) == naive.uniform(key, i, t)
+
+
+def test_counter_rng_is_uniform():
+    key = _random.stream_key(0, 1)
+    draws = np.array([_random.uniform(key, i, 0) for i in range(20000)])
+    assert 0 <= draws.min() and draws.max() < 1
+    assert abs(draws.mean() - 0.5) < 0.01
+    assert abs(draws.var() - 1 / 12) < 0.005
