@@ -126,3 +126,29 @@ def _reduce_partials(partial, out):
     n_blocks = 64
     for b in prange(n_blocks):
         _sum_partials(partial, out, b * n_cols // n_blocks, (b + 1) * n_cols // n_blocks)
+
+
+@jit(parallel=True)
+def csr_structure_errors(indptr, indices, data, n_cols):
+    """Count, in one parallel pass: rows whose indptr decreases, column indices
+    outside ``[0, n_cols)`` and non-finite values. Assumes ``indptr`` has
+    ``n_rows + 1`` entries and ``indices``/``data`` have ``indptr[-1]``."""
+    n_rows = indptr.size - 1
+    bad_rows = 0
+    for i in prange(n_rows):
+        if indptr[i + 1] < indptr[i]:
+            bad_rows += 1
+    bad_indices = 0
+    non_finite = 0
+    n_chunks = 64
+    nnz = indices.size
+    for c in prange(n_chunks):
+        bad = 0
+        nan = 0
+        for p in range(c * nnz // n_chunks, (c + 1) * nnz // n_chunks):
+            j = indices[p]
+            bad += (j < 0) | (j >= n_cols)
+            nan += not np.isfinite(data[p])
+        bad_indices += bad
+        non_finite += nan
+    return bad_rows, bad_indices, non_finite

@@ -50,7 +50,7 @@ def orthonormalize(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         R_step = _cholesky_factor(gram(Q))
         if R_step is None:
             return _householder(Y)
-        Q = times_small(Q, scipy.linalg.solve_triangular(R_step, np.eye(R_step.shape[0])))
+        Q = times_small(Q, scipy.linalg.lapack.dtrtri(R_step)[0])
         R = R_step @ R
     return Q, R
 
@@ -88,8 +88,26 @@ def normalize(Y: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def svd_of_tall(Y: np.ndarray):
-    """Thin SVD ``Y = U diag(s) Wt`` of a tall block via its QR; ``U`` in Y's dtype."""
-    Q, R = orthonormalize(Y)
+    """Thin SVD ``Y = U diag(s) Wt`` of a tall block; ``U`` in Y's dtype.
+
+    The eigendecomposition of the float64 Gram matrix gives ``s`` and ``Wt``
+    and ``U = Y W diag(1/s)`` costs one product; a second Cholesky pass runs
+    only when rounding left ``U`` less orthonormal than its dtype allows.
+    Ill-conditioned or rank-deficient blocks go through Householder QR.
+    """
+    lam, W = np.linalg.eigh(gram(Y))
+    lam, W = lam[::-1], W[:, ::-1]
+    if lam[-1] > lam[0] / _MAX_CHOLESKY_COND ** 2:
+        s = np.sqrt(lam)
+        U = times_small(Y, W / s)
+        G = gram(U)
+        if np.abs(G - np.eye(G.shape[0])).max() <= 64 * np.finfo(Y.dtype).eps:
+            return U, s, W.T
+        R = _cholesky_factor(G)  # U = Q R with Q orthonormal, so Y = Q (R diag(s) W^T)
+        if R is not None:
+            U_small, s, Wt_small = np.linalg.svd(R * s)
+            return times_small(U, scipy.linalg.lapack.dtrtri(R)[0] @ U_small), s, Wt_small @ W.T
+    Q, R = _householder(Y)
     U_small, s, Wt = np.linalg.svd(R)
     return times_small(Q, U_small), s, Wt
 

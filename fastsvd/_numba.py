@@ -49,25 +49,38 @@ def check_n_threads(n_threads) -> int | None:
 
 
 @contextlib.contextmanager
-def threads(n_threads: int | None):
-    """Run the block with ``n_threads`` numba threads and restore the previous
-    count afterwards; ``None`` leaves it alone.
+def threads(n_threads: int | None, *, single_threaded_blas: bool = False):
+    """Run the block with ``n_threads`` numba threads (``None``: leave the
+    count alone) and restore the previous count afterwards.
 
-    BLAS threads are not touched: OpenBLAS results can change with its thread
-    count, so changing it here would break bit-identical results across
-    ``n_threads`` (set BLAS threads with threadpoolctl or OPENBLAS_NUM_THREADS).
+    With ``single_threaded_blas`` (and threadpoolctl installed), BLAS runs on
+    one thread inside the block. Algorithms on sparse operators do only small
+    dense work between numba kernels, and idle OpenBLAS threads spin on the
+    cores the kernels need next: on two cores that contention made a small
+    sparse SVD ~7x slower. One BLAS thread also makes that dense work
+    bit-identical whatever BLAS's own thread setting.
+
+    BLAS threads are otherwise left alone (dense operators run on BLAS): set
+    them with threadpoolctl or ``OPENBLAS_NUM_THREADS``.
     """
-    if n_threads is None:
-        yield
-        return
-    import numba
+    with contextlib.ExitStack() as stack:
+        if single_threaded_blas:
+            stack.enter_context(_blas_limit(1))
+        if n_threads is not None:
+            import numba
 
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
+            previous = numba.get_num_threads()
+            numba.set_num_threads(n_threads)
+            stack.callback(numba.set_num_threads, previous)
         yield
-    finally:
-        numba.set_num_threads(previous)
+
+
+def _blas_limit(n):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def disable_jit() -> bool:

@@ -32,6 +32,9 @@ class Operator:
 
     shape: tuple[int, int]
     dtype: np.dtype
+    #: Whether products run numba kernels (then BLAS work beside them is kept
+    #: single-threaded, see :func:`fastsvd._numba.threads`).
+    uses_numba = False
 
     def matmat(self, X: np.ndarray) -> np.ndarray:
         """Return ``A @ X`` for a block ``X`` of shape ``(n, k)``."""
@@ -75,6 +78,8 @@ class CSROperator(Operator):
     The structure must already be validated (see
     :func:`fastsvd._validation.as_operator`); the arrays are used in place.
     """
+
+    uses_numba = True
 
     def __init__(self, indptr, indices, data, shape):
         self.indptr = indptr
@@ -121,11 +126,15 @@ class CSROperator(Operator):
         return out
 
     def _n_partials(self, k: int) -> int:
-        """Row chunks of the transpose product: fixed by the shape and ``k``
-        (never by the thread count, which keeps results deterministic)."""
+        """Row chunks of the transpose product: fixed by the matrix and ``k``
+        (never by the thread count, which keeps results deterministic). Each
+        chunk costs a partial sum of ``n_cols x k``: keep that memory within
+        budget and the reduction small next to the ``nnz x k`` scatter."""
         low, high = _RMATMAT_CHUNKS
-        per_chunk = max(1, self.shape[1] * k * self.dtype.itemsize)
-        return int(np.clip(_PARTIAL_BUDGET_BYTES // per_chunk, low, high))
+        n_cols = self.shape[1]
+        by_memory = _PARTIAL_BUDGET_BYTES // max(1, n_cols * k * self.dtype.itemsize)
+        by_work = self.nnz // max(1, 4 * n_cols)
+        return int(np.clip(min(by_memory, by_work), low, high))
 
     def _partial_scratch(self, shape):
         if self._scratch is None or self._scratch.shape != shape:
@@ -155,6 +164,7 @@ class TransposedOperator(Operator):
         self.base = base
         self.shape = base.shape[::-1]
         self.dtype = base.dtype
+        self.uses_numba = base.uses_numba
 
     def matmat(self, X):
         return self.base.rmatmat(X)
@@ -178,6 +188,7 @@ class CenteredOperator(Operator):
         self.mean = np.asarray(mean, dtype=base.dtype)
         self.shape = base.shape
         self.dtype = base.dtype
+        self.uses_numba = base.uses_numba
 
     def matmat(self, X):
         X = self._block(X)
@@ -201,6 +212,7 @@ class DeflatedOperator(Operator):
         self.sVt = np.asarray(s[:, None] * Vt, dtype=base.dtype)
         self.shape = base.shape
         self.dtype = base.dtype
+        self.uses_numba = base.uses_numba
 
     def matmat(self, X):
         X = self._block(X)

@@ -210,7 +210,7 @@ def randomized_range_finder(A, size, *, n_iter=4, power_iteration_normalizer="au
     normalizer = check_choice(power_iteration_normalizer, NORMALIZERS,
                               name="power_iteration_normalizer")
     rng = check_random_state(random_state)
-    with threads(check_n_threads(n_threads)):
+    with threads(check_n_threads(n_threads), single_threaded_blas=op.uses_numba):
         return _randomized.range_finder(op, size, n_iter=check_count(n_iter, name="n_iter"),
                                         normalizer="QR" if normalizer == "auto" else normalizer,
                                         rng=rng)
@@ -292,7 +292,7 @@ def _run(op, algorithm, method, k, random_state, n_threads, **options) -> SVDRes
     rng = check_random_state(random_state)
     n_threads = check_n_threads(n_threads)
     transposed = op.shape[1] > op.shape[0]
-    with threads(n_threads):
+    with threads(n_threads, single_threaded_blas=op.uses_numba):
         solution = algorithm(op.T if transposed else op, k, rng=rng, **options)
     if transposed:
         solution = solution._replace(U=solution.V, V=solution.U)

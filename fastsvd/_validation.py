@@ -113,16 +113,22 @@ def _csr_from_arrays(indptr, indices, data, shape, name):
                          f"indptr[-1]={nnz}, len(indices)={indices.size}, len(data)={data.size}; "
                          "they must satisfy indptr[0] == 0 and indptr[-1] == len(indices) == "
                          "len(data).")
-    if m > 0 and np.any(indptr[1:] < indptr[:-1]):
-        raise ValueError(f"{name} is a malformed sparse matrix: indptr is not non-decreasing. "
-                         "Rebuild it with scipy.sparse.")
-    if nnz and (indices.min() < 0 or indices.max() >= n):
-        raise ValueError(f"{name} is a malformed sparse matrix: column indices must lie in "
-                         f"[0, {n}), found [{indices.min()}, {indices.max()}].")
     if indices.dtype.itemsize not in (4, 8):
         indices = indices.astype(np.int32 if n < 2**31 else np.int64)
     data = data.astype(dtype, copy=False)
-    _check_finite(data, name)
+    from ._kernels import csr_structure_errors
+
+    bad_rows, bad_indices, non_finite = csr_structure_errors(indptr, indices, data, n)
+    if bad_rows:
+        raise ValueError(f"{name} is a malformed sparse matrix: indptr is not non-decreasing "
+                         f"({bad_rows} rows end before they start). Rebuild it with "
+                         "scipy.sparse.")
+    if bad_indices:
+        raise ValueError(f"{name} is a malformed sparse matrix: {bad_indices} column indices lie "
+                         f"outside [0, {n}), found [{indices.min()}, {indices.max()}].")
+    if non_finite:
+        raise ValueError(f"{name} contains NaN or infinity ({non_finite} stored values); remove "
+                         "or impute those entries first (e.g. numpy.nan_to_num).")
     return CSROperator(indptr, indices, data, shape)
 
 

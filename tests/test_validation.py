@@ -87,8 +87,8 @@ def _compressed(cls, indptr, indices, data, shape):
 
 
 @pytest.mark.parametrize("indptr, indices, data, message", [
-    ([0, 1, 2], [0, 5], [1.0, 2.0], "column indices must lie in"),
-    ([0, 1, 2], [0, -1], [1.0, 2.0], "column indices must lie in"),
+    ([0, 1, 2], [0, 5], [1.0, 2.0], "column indices lie outside"),
+    ([0, 1, 2], [0, -1], [1.0, 2.0], "column indices lie outside"),
     ([0, 3, 2], [0, 1], [1.0, 2.0], "not non-decreasing"),
     ([0, 1, 2, 2], [0, 1], [1.0, 2.0], "expected 3"),
     ([0, 1, 3], [0, 1], [1.0, 2.0], "indptr\\[-1\\]=3"),

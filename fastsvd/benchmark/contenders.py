@@ -1,0 +1,126 @@
+"""The contenders: one callable per (library, method), each with a ladder of
+settings ordered from cheap to accurate.
+
+"At matched accuracy" means: walk a contender's ladder and take the first
+setting that reaches the accuracy (for scikit-learn's ``randomized_svd`` the
+smallest ``n_iter``; for ``svds`` the loosest ``tol``). Every contender gets
+the same matrix, the same ``k`` and the same thread settings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.sparse.linalg import svds
+
+import fastsvd
+
+N_ITER_LADDER = (0, 1, 2, 3, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64)
+TOL_LADDER = (3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-8, 1e-10)
+SVDS_TOL_LADDER = (1.0, 0.5, 0.3, 0.1, 3e-2, 1e-2, 1e-3, 1e-4, 1e-6, 0.0)
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One way of computing a truncated SVD.
+
+    ``run(A, k, setting, seed)`` returns ``(U, s, Vt)``; ``settings`` is the
+    ladder (a single ``None`` for exact methods); ``requires`` names a module
+    that must be importable.
+    """
+
+    name: str
+    library: str
+    run: Callable
+    settings: tuple
+    setting_name: str = ""
+    requires: str | None = None
+    dense_only: bool = False
+
+    def available(self) -> bool:
+        return self.requires is None or importlib.util.find_spec(self.requires) is not None
+
+    def label(self, setting) -> str:
+        return self.name if setting is None else f"{self.name} [{self.setting_name}={setting}]"
+
+
+def _fastsvd(method):
+    def run(A, k, setting, seed):
+        return fastsvd.svd(A, k, method=method, tol=setting, max_iter=500,
+                           random_state=seed)
+    return run
+
+
+def _fastsvd_randomized(A, k, n_iter, seed):
+    return fastsvd.randomized_svd(A, k, n_iter=n_iter, random_state=seed)
+
+
+def _sklearn_randomized(A, k, n_iter, seed):
+    from sklearn.utils.extmath import randomized_svd
+
+    return randomized_svd(A, k, n_iter=n_iter, random_state=seed)
+
+
+def _svds(solver):
+    def run(A, k, tol, seed):
+        U, s, Vt = svds(A, k=k, tol=tol, solver=solver, random_state=seed)
+        order = np.argsort(s)[::-1]
+        return U[:, order], s[order], Vt[order]
+    return run
+
+
+def _lapack(driver):
+    def run(A, k, setting, seed):
+        U, s, Vt = scipy.linalg.svd(A, full_matrices=False, lapack_driver=driver,
+                                    check_finite=False)
+        return U[:, :k], s[:k], Vt[:k]
+    return run
+
+
+def _fbpca(A, k, n_iter, seed):
+    import fbpca
+
+    np.random.seed(seed)  # noqa: NPY002 - fbpca draws from numpy's global generator
+    return fbpca.pca(A, k, raw=True, n_iter=n_iter, l=k + 10)
+
+
+CONTENDERS = (
+    Contender("fastsvd krylov", "fastsvd", _fastsvd("krylov"), TOL_LADDER, "tol"),
+    Contender("fastsvd randomized", "fastsvd", _fastsvd_randomized, N_ITER_LADDER, "n_iter"),
+    Contender("fastsvd power", "fastsvd", _fastsvd("power"), TOL_LADDER[:8], "tol"),
+    Contender("sklearn randomized_svd", "scikit-learn", _sklearn_randomized, N_ITER_LADDER,
+              "n_iter", requires="sklearn"),
+    Contender("scipy svds arpack", "scipy", _svds("arpack"), SVDS_TOL_LADDER, "tol"),
+    Contender("scipy svds propack", "scipy", _svds("propack"), SVDS_TOL_LADDER, "tol"),
+    Contender("fbpca", "fbpca", _fbpca, N_ITER_LADDER, "n_iter", requires="fbpca"),
+    Contender("LAPACK gesdd", "scipy", _lapack("gesdd"), (None,), dense_only=True),
+    Contender("LAPACK gesvd", "scipy", _lapack("gesvd"), (None,), dense_only=True),
+)
+
+
+def accuracy(s, s_ref):
+    """Largest relative error of the top-k singular values."""
+    s = np.sort(np.asarray(s, dtype=np.float64))[::-1]
+    k = s.size
+    return float(np.max(np.abs(s - s_ref[:k]) / s_ref[:k]))
+
+
+def frobenius_excess(A, U, s, Vt, s_ref, frob_sq):
+    """``||A - U diag(s) Vt||_F / optimum - 1`` (Eckart-Young optimum from the
+    reference spectrum); computed with one product, never densifying ``A``."""
+    U = np.asarray(U, dtype=np.float64)
+    Vt = np.asarray(Vt, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    AV = np.asarray(A @ Vt.T, dtype=np.float64) if sp.issparse(A) else A @ Vt.T
+    cross = np.sum(s * np.einsum("ij,ij->j", U, AV))
+    model = np.sum((U.T @ U) * ((s[:, None] * (Vt @ Vt.T)) * s[None, :]))
+    error_sq = max(frob_sq - 2 * cross + model, 0.0)
+    optimum_sq = max(frob_sq - np.sum(s_ref[: s.size] ** 2), 0.0)
+    if optimum_sq == 0:
+        return float(np.sqrt(error_sq))
+    return float(np.sqrt(error_sq / optimum_sq) - 1)

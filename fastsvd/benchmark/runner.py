@@ -1,0 +1,275 @@
+"""Run the contenders on a preset's workloads and collect times and accuracies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import svds
+
+from .contenders import CONTENDERS, accuracy, frobenius_excess
+from .workloads import PRESETS
+
+
+def run_benchmark(preset="quick", *, contenders=None, repeats=3, n_threads=None,
+                  cache_dir=None, log=None) -> dict:
+    """Measure every available contender on every workload of ``preset``.
+
+    For each contender the ladder of settings is walked from cheap to
+    accurate until the tightest accuracy tier is reached (or a run exceeds the
+    workload's time budget). The first setting reaching each tier is then
+    re-timed ``repeats`` times, alternating contenders, and its peak memory
+    measured in one more run. Compile time is excluded by a warm-up on a
+    slice of the matrix.
+
+    Returns a JSON-ready dict: machine, versions, thread settings, and per
+    workload every run plus a per-tier summary.
+    """
+    log = log or _stderr
+    names = set(contenders) if contenders else None
+    chosen = [c for c in CONTENDERS if names is None or c.name in names]
+    if names and len(chosen) != len(names):
+        unknown = names - {c.name for c in chosen}
+        raise ValueError(f"unknown contenders {sorted(unknown)}; choose from "
+                         f"{[c.name for c in CONTENDERS]}")
+    threads = _set_threads(n_threads)
+    results = {"preset": preset, "machine": machine_info(), "versions": versions(),
+               "threads": threads, "repeats": repeats, "workloads": []}
+    for workload in PRESETS[preset]:
+        results["workloads"].append(
+            _run_workload(workload, chosen, repeats, Path(cache_dir or _default_cache()), log))
+    return results
+
+
+def _run_workload(workload, contenders, repeats, cache_dir, log):
+    log(f"== {workload.name}: {workload.description}, k={workload.k}")
+    A = workload.build()
+    k = workload.k
+    s_ref = _reference(workload, A, cache_dir, log)
+    frob_sq = float(np.sum(A.data.astype(np.float64) ** 2) if sp.issparse(A)
+                    else np.sum(A.astype(np.float64) ** 2))
+    record = {"name": workload.name, "description": workload.description, "k": k,
+              "shape": list(A.shape), "dtype": str(A.dtype), "sparse": sp.issparse(A),
+              "nnz": int(A.nnz) if sp.issparse(A) else int(A.size),
+              "matrix_bytes": _nbytes(A), "tiers": list(workload.tiers),
+              "reference_singular_values": s_ref[:k].tolist(), "runs": [], "skipped": []}
+    measure = _Measure(A, k, s_ref, frob_sq)
+    active = []
+    for contender in contenders:
+        reason = _skip_reason(contender, A)
+        if reason:
+            log(f"   skip {contender.name}: {reason}")
+            record["skipped"].append({"contender": contender.name, "reason": reason})
+            continue
+        _warm_up(contender, A, k)
+        active.append(contender)
+    for contender in active:
+        record["runs"] += _walk_ladder(contender, measure, workload, log)
+    winners = _winners(record["runs"], workload.tiers)
+    _retime(winners, measure, contenders, repeats, log)
+    record["summary"] = _summarize(winners, workload.tiers)
+    return record
+
+
+class _Measure:
+    """Run one contender setting, timing it and scoring its accuracy."""
+
+    def __init__(self, A, k, s_ref, frob_sq):
+        self.A, self.k, self.s_ref, self.frob_sq = A, k, s_ref, frob_sq
+
+    def __call__(self, contender, setting, *, memory=False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if memory:
+                tracemalloc.start()
+                tracemalloc.reset_peak()
+            start = time.perf_counter()
+            U, s, Vt = contender.run(self.A, self.k, setting, 0)
+            elapsed = time.perf_counter() - start
+            peak = None
+            if memory:
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+        return {"seconds": elapsed, "accuracy": accuracy(s, self.s_ref),
+                "frobenius_excess": frobenius_excess(self.A, U, s, Vt, self.s_ref,
+                                                     self.frob_sq),
+                "peak_bytes": peak}
+
+
+def _walk_ladder(contender, measure, workload, log):
+    runs, best = [], np.inf
+    for setting in contender.settings:
+        try:
+            run = measure(contender, setting)
+        except Exception as exc:  # a peer failing on this input is reported, not fatal
+            log(f"   {contender.label(setting)}: failed ({type(exc).__name__}: {exc})")
+            runs.append({"contender": contender.name, "library": contender.library,
+                         "setting": setting, "error": f"{type(exc).__name__}: {exc}"})
+            break
+        run.update(contender=contender.name, library=contender.library, setting=setting,
+                   setting_name=contender.setting_name, times=[run["seconds"]])
+        runs.append(run)
+        log(f"   {contender.label(setting)}: {run['seconds']:.3f} s, "
+            f"accuracy {run['accuracy']:.1e}")
+        best = min(best, run["accuracy"])
+        if best <= min(workload.tiers) or run["seconds"] > workload.time_budget:
+            break
+    return runs
+
+
+def _winners(runs, tiers):
+    """For each tier and contender, the first run (cheapest setting) reaching it."""
+    winners = {}
+    for tier in tiers:
+        for run in runs:
+            if "error" in run or run["accuracy"] > tier:
+                continue
+            winners.setdefault(tier, {}).setdefault(run["contender"], run)
+    return winners
+
+
+def _retime(winners, measure, contenders, repeats, log):
+    """Repeat each winning run, alternating contenders, then measure its memory."""
+    by_name = {c.name: c for c in contenders}
+    unique = {id(run): run for per_tier in winners.values() for run in per_tier.values()}
+    runs = list(unique.values())
+    if runs:
+        log(f"   re-timing {len(runs)} winning settings x {repeats - 1} more")
+    for _ in range(repeats - 1):
+        for run in runs:
+            again = measure(by_name[run["contender"]], run["setting"])
+            run["times"].append(again["seconds"])
+    for run in runs:
+        run["seconds"] = float(np.median(run["times"]))
+        run["peak_bytes"] = measure(by_name[run["contender"]], run["setting"],
+                                    memory=True)["peak_bytes"]
+
+
+def _summarize(winners, tiers):
+    summary = []
+    for tier in tiers:
+        per = winners.get(tier, {})
+        entry = {"tier": tier, "times": {name: run["seconds"] for name, run in per.items()},
+                 "settings": {name: run["setting"] for name, run in per.items()}}
+        ours = {n: t for n, t in entry["times"].items() if per[n]["library"] == "fastsvd"}
+        peers = {n: t for n, t in entry["times"].items() if per[n]["library"] != "fastsvd"}
+        if entry["times"]:
+            entry["fastest"] = min(entry["times"], key=entry["times"].get)
+        if ours:
+            entry["fastsvd_best"] = min(ours, key=ours.get)
+        if peers:
+            entry["fastest_peer"] = min(peers, key=peers.get)
+        if ours and peers:
+            entry["speedup_vs_fastest_peer"] = peers[entry["fastest_peer"]] / ours[
+                entry["fastsvd_best"]]
+        summary.append(entry)
+    return summary
+
+
+def _reference(workload, A, cache_dir, log):
+    """Exact top singular values: LAPACK for dense, svds(tol=0) in float64 for sparse."""
+    key = hashlib.sha1(json.dumps([workload.name, workload.params, workload.k, A.shape,
+                                   int(getattr(A, "nnz", A.size))]).encode()).hexdigest()[:16]
+    path = cache_dir / f"reference-{workload.name}-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    log("   computing the reference singular values (cached for later runs)")
+    start = time.perf_counter()
+    if sp.issparse(A):
+        s = svds(A.astype(np.float64), k=workload.k + 1, tol=0, random_state=0,
+                 return_singular_vectors=False)
+        s = np.sort(s)[::-1]
+    else:
+        s = np.linalg.svd(A.astype(np.float64), compute_uv=False)[: workload.k + 1]
+    log(f"   reference done in {time.perf_counter() - start:.1f} s")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, s)
+    return s
+
+
+def _skip_reason(contender, A):
+    if not contender.available():
+        return f"{contender.requires} is not installed (pip install {contender.requires})"
+    if contender.dense_only and sp.issparse(A):
+        return "needs a dense matrix; densifying this one is not a fair comparison"
+    return None
+
+
+def _warm_up(contender, A, k):
+    """Run once on a slice of the matrix so JIT compilation is not timed."""
+    rows = min(A.shape[0], max(4 * k, 200))
+    small = A[:rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            contender.run(small, min(k, min(small.shape) - 1), contender.settings[0], 0)
+        except Exception:  # the timed run reports failures
+            pass
+
+
+def _nbytes(A):
+    if sp.issparse(A):
+        return int(A.data.nbytes + A.indices.nbytes + A.indptr.nbytes)
+    return int(A.nbytes)
+
+
+def _set_threads(n_threads):
+    """Give numba and BLAS the same thread count for every contender; record it."""
+    import numba
+
+    n = n_threads or numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(n)
+    info = {"numba_threads": n, "numba_threading_layer": None, "blas": []}
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+
+        threadpool_limits(limits=n, user_api="blas")
+        info["blas"] = [{"library": p.get("internal_api"), "version": p.get("version"),
+                         "threads": p.get("num_threads")} for p in threadpool_info()
+                        if p.get("user_api") == "blas"]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed: BLAS threads not controlled"
+    return info
+
+
+def machine_info() -> dict:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    memory = None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
+            "memory_bytes": memory, "python": sys.version.split()[0]}
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("fastsvd", "numpy", "scipy", "numba", "scikit-learn", "fbpca"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _default_cache():
+    return Path(os.environ.get("FASTSVD_CACHE", Path.home() / ".cache" / "fastsvd"))
+
+
+def _stderr(message):
+    print(message, file=sys.stderr, flush=True)
