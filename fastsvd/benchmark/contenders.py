@@ -31,7 +31,7 @@ class Contender:
 
     ``run(A, k, setting, seed)`` returns ``(U, s, Vt)``; ``settings`` is the
     ladder (a single ``None`` for exact methods); ``requires`` names a module
-    that must be importable.
+    that must be importable and ``install`` the package that provides it.
     """
 
     name: str
@@ -40,6 +40,7 @@ class Contender:
     settings: tuple
     setting_name: str = ""
     requires: str | None = None
+    install: str | None = None
     dense_only: bool = False
 
     def available(self) -> bool:
@@ -94,10 +95,11 @@ CONTENDERS = (
     Contender("fastsvd randomized", "fastsvd", _fastsvd_randomized, N_ITER_LADDER, "n_iter"),
     Contender("fastsvd power", "fastsvd", _fastsvd("power"), TOL_LADDER[:8], "tol"),
     Contender("sklearn randomized_svd", "scikit-learn", _sklearn_randomized, N_ITER_LADDER,
-              "n_iter", requires="sklearn"),
+              "n_iter", requires="sklearn", install="scikit-learn"),
     Contender("scipy svds arpack", "scipy", _svds("arpack"), SVDS_TOL_LADDER, "tol"),
     Contender("scipy svds propack", "scipy", _svds("propack"), SVDS_TOL_LADDER, "tol"),
-    Contender("fbpca", "fbpca", _fbpca, N_ITER_LADDER, "n_iter", requires="fbpca"),
+    Contender("fbpca", "fbpca", _fbpca, N_ITER_LADDER, "n_iter", requires="fbpca",
+              install="fbpca"),
     Contender("LAPACK gesdd", "scipy", _lapack("gesdd"), (None,), dense_only=True),
     Contender("LAPACK gesvd", "scipy", _lapack("gesvd"), (None,), dense_only=True),
 )

@@ -198,7 +198,7 @@ def _reference(workload, A, cache_dir, log):
 
 def _skip_reason(contender, A):
     if not contender.available():
-        return f"{contender.requires} is not installed (pip install {contender.requires})"
+        return f"{contender.requires} is not installed (pip install {contender.install})"
     if contender.dense_only and sp.issparse(A):
         return "needs a dense matrix; densifying this one is not a fair comparison"
     return None

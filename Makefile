@@ -1,0 +1,37 @@
+# Every target bootstraps a local virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test demo bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make test: the test suite, then the kernel tests again as plain Python
+## (NUMBA_DISABLE_JIT=1) so the kernel bodies themselves are exercised.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q tests/test_kernels.py
+
+## make demo: the benchmark comparison on built-in data (a few minutes).
+demo: $(STAMP)
+	$(BIN)/fastsvd bench --preset quick --output results/quick
+
+## make bench: the pytest-benchmark suites (JSON in results/).
+bench: $(STAMP)
+	mkdir -p results
+	$(BIN)/python -m pytest bench --benchmark-enable --benchmark-json=results/pytest-benchmark.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

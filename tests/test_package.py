@@ -1,0 +1,94 @@
+"""Packaging promises: import is light, kernels are cached on disk, the CLI and
+benchmark runner work end to end."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from fastsvd.benchmark import runner
+from fastsvd.benchmark.contenders import accuracy, frobenius_excess
+from fastsvd.cli import main
+
+
+def _python(code, **env):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, check=True, env={**os.environ, **env}).stdout
+
+
+def test_import_compiles_nothing_and_skips_numba():
+    out = _python("""
+        import sys, fastsvd
+        print('numba' in sys.modules, 'sklearn' in sys.modules)
+    """)
+    assert out.split() == ["False", "False"]
+
+
+def test_second_process_loads_kernels_from_the_cache(tmp_path):
+    code = """
+        import scipy.sparse as sp, fastsvd
+        from fastsvd import _kernels
+        A = sp.random(300, 80, 0.1, format="csr", random_state=0)
+        fastsvd.svd(A, 3, method="krylov", random_state=0)
+        print(sum(_kernels.csr_matmat.stats.cache_hits.values()),
+              sum(_kernels.csr_matmat.stats.cache_misses.values()))
+    """
+    first = _python(code, NUMBA_CACHE_DIR=str(tmp_path)).split()
+    second = _python(code, NUMBA_CACHE_DIR=str(tmp_path)).split()
+    assert first == ["0", "1"]  # compiled and written to the cache
+    assert second == ["1", "0"]  # loaded from it
+
+
+def test_accuracy_and_frobenius_metrics():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 20))
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    assert accuracy(s[:3] * (1 + 1e-3), s) == pytest.approx(1e-3)
+    frob = float(np.sum(A ** 2))
+    assert abs(frobenius_excess(A, U[:, :3], s[:3], Vt[:3], s, frob)) < 1e-10
+    worse = frobenius_excess(A, U[:, 1:4], s[1:4], Vt[1:4], s, frob)
+    assert worse > 0.01
+
+
+def test_runner_on_tiny_preset_writes_valid_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTSVD_CACHE", str(tmp_path / "cache"))
+    assert main(["bench", "--preset", "tiny", "--repeats", "1", "-o", str(tmp_path),
+                 "--contender", "fastsvd krylov", "--contender", "scipy svds arpack",
+                 "--contender", "LAPACK gesdd"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["threads"]["numba_threads"] >= 1
+    assert {w["name"] for w in results["workloads"]} == {"netflix-tiny", "dense-tiny"}
+    sparse = next(w for w in results["workloads"] if w["sparse"])
+    assert {s["contender"] for s in sparse["skipped"]} == {"LAPACK gesdd"}
+    for workload in results["workloads"]:
+        tiers = {entry["tier"]: entry for entry in workload["summary"]}
+        assert tiers[1e-2]["fastsvd_best"] == "fastsvd krylov"
+        for run in workload["runs"]:
+            assert run["seconds"] > 0 and 0 <= run["accuracy"] < 10
+    assert "Accuracy <= 0.01" in (tmp_path / "report.md").read_text()
+
+
+def test_missing_peer_is_skipped_not_fatal(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTSVD_CACHE", str(tmp_path / "cache"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "sklearn"
+                        else real_find_spec(name, *args))
+    results = runner.run_benchmark("tiny", contenders=["sklearn randomized_svd",
+                                                       "fastsvd krylov"], repeats=1,
+                                   log=lambda message: None)
+    skipped = results["workloads"][0]["skipped"]
+    assert skipped == [{"contender": "sklearn randomized_svd",
+                        "reason": "sklearn is not installed (pip install scikit-learn)"}]
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    assert main(["bench", "--preset", "huge"]) == 2
+    assert "unknown preset 'huge'" in capsys.readouterr().err
+    assert main(["bench", "--preset", "tiny", "--contender", "nope"]) == 2
+    assert "unknown contenders ['nope']" in capsys.readouterr().err
