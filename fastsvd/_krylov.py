@@ -40,51 +40,97 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
     of ``block_size`` columns) and stops once every estimated relative error of
     the top ``k`` singular values is ``<= tol`` (or after ``max_iter``
     iterations). When the basis reaches ``max_basis`` columns it is restarted
-    from its best Ritz vectors (thick restart), which keeps memory bounded.
+    from its best Ritz vectors (thick restart), which bounds memory and the
+    short-side work per iteration.
 
     Returns a :class:`Solution`.
     """
     n = op.shape[1]
     b = min(block_size, n)
-    capacity = _capacity(n, k, b, max_basis)
-    n_keep = min(capacity - b, max(k + b // 2, 2 * k))
-    # Column-major, so appending a block touches only the memory it fills.
-    V = np.empty((n, capacity), order="F")
-    GV = np.empty((n, capacity), order="F")
-    T = np.zeros((capacity, capacity))
+    basis = _Basis(n, _capacity(n, k, b, max_basis))
+    n_keep = min(basis.capacity - b, max(k + b // 2, 2 * k))
     X = orthonormalize(rng.standard_normal((n, b)))[0]
-    used = 0
     for it in range(1, max(max_iter, -(-k // b)) + 1):  # at least enough blocks for k
         GX = op.rmatmat(op.matmat(X)).astype(np.float64)
-        new = slice(used, used + X.shape[1])
-        V[:, new], GV[:, new] = X, GX
-        T[:used, new] = V[:, :used].T @ GX
-        T[new, :used] = T[:used, new].T
-        T[new, new] = (X.T @ GX + GX.T @ X) / 2
-        used = new.stop
-        theta, Z = _ritz(T[:used, :used])
-        if used >= k:
+        coefficients = basis.append(X, GX)
+        theta, Z = _ritz(basis.T)
+        if basis.used >= k:
             s = np.sqrt(theta[:k])
             # ||A^T A v - s^2 v|| = s ||A^T u - s v|| for a Ritz vector v and u = A v / s.
             residuals = divide_or_zero(np.linalg.norm(
-                GV[:, :used] @ Z[:, :k] - V[:, :used] @ (Z[:, :k] * theta[:k]), axis=0), s)
+                basis.GV @ Z[:, :k] - basis.V @ (Z[:, :k] * theta[:k]), axis=0), s)
             # The newest block was drawn from outside the previous basis: its
             # Rayleigh quotient stands for the spectrum not yet captured.
-            s_outside = np.sqrt(max(np.linalg.eigvalsh(T[new, new]).max(), 0.0)) \
-                if it > 1 else None
+            newest = coefficients[-X.shape[1]:]
+            s_outside = np.sqrt(max(np.linalg.eigvalsh(newest).max(), 0.0)) if it > 1 else None
             errors = relative_errors(s, residuals, s_outside)
-            done = converged(errors, residuals, s[0], tol, op.dtype) or used == n
+            done = converged(errors, residuals, s[0], tol, op.dtype) or basis.used == n
             if done or it >= max_iter:
                 break
-        X = _next_block(GX, V[:, :used], min(b, n - used), rng)
-        if used + X.shape[1] > capacity:
-            V[:, :n_keep] = V[:, :used] @ Z[:, :n_keep]
-            GV[:, :n_keep] = GV[:, :used] @ Z[:, :n_keep]
-            T[:n_keep, :n_keep] = np.diag(theta[:n_keep])
-            used = n_keep
-    U, s_final, V_final = _rayleigh_ritz(op, V[:, :used] @ Z[:, :k])
+        X = _next_block(GX, coefficients, basis.V, min(b, n - basis.used), rng)
+        if basis.used + X.shape[1] > basis.capacity:
+            basis.restart(Z[:, :n_keep], theta[:n_keep])
+    U, s_final, V_final = _rayleigh_ritz(op, basis.V @ Z[:, :k])
     return Solution(U, s_final, V_final, divide_or_zero(residuals, s), errors, it, 2 * it + 1,
                     done)
+
+
+class _Basis:
+    """The short-side basis ``V`` (orthonormal columns), ``GV = A^T A V`` and
+    the projected matrix ``T = V^T GV``, in column-major float64 storage that
+    grows as blocks arrive (up to ``capacity`` columns)."""
+
+    def __init__(self, n, capacity):
+        self.capacity = capacity
+        self.used = 0
+        self._V = np.empty((n, 0), order="F")
+        self._GV = np.empty((n, 0), order="F")
+        self._T = np.empty((0, 0))
+
+    @property
+    def V(self):
+        return self._V[:, :self.used]
+
+    @property
+    def GV(self):
+        return self._GV[:, :self.used]
+
+    @property
+    def T(self):
+        return self._T[:self.used, :self.used]
+
+    def append(self, X, GX):
+        """Add block ``X`` with its image ``GX``; return ``V^T GX`` (the new
+        columns of ``T``, which also start the next orthogonalisation)."""
+        coefficients = np.vstack([self.V.T @ GX, (X.T @ GX + GX.T @ X) / 2])
+        start, stop = self.used, self.used + X.shape[1]
+        self._reserve(stop)
+        self._V[:, start:stop], self._GV[:, start:stop] = X, GX
+        self._T[:stop, start:stop] = coefficients
+        self._T[start:stop, :start] = coefficients[:start].T
+        self.used = stop
+        return coefficients
+
+    def restart(self, Z, theta):
+        """Keep only the Ritz vectors ``V Z`` (thick restart): ``T`` becomes diagonal."""
+        keep = Z.shape[1]
+        self._V[:, :keep] = self.V @ Z
+        self._GV[:, :keep] = self.GV @ Z
+        self._T[:keep, :keep] = np.diag(theta)
+        self.used = keep
+
+    def _reserve(self, columns):
+        size = self._V.shape[1]
+        if columns <= size:
+            return
+        size = min(self.capacity, max(columns, 2 * size))
+        for name in ("_V", "_GV"):
+            grown = np.empty((self._V.shape[0], size), order="F")
+            grown[:, :self.used] = getattr(self, name)[:, :self.used]
+            setattr(self, name, grown)
+        T = np.zeros((size, size))
+        T[:self.used, :self.used] = self.T
+        self._T = T
 
 
 def _capacity(n, k, b, max_basis):
@@ -99,20 +145,22 @@ def _ritz(T):
     return np.maximum(theta[::-1], 0.0), Z[:, ::-1]
 
 
-def _next_block(GX, V, size, rng):
-    """Orthonormal block spanning the part of ``GX`` orthogonal to ``V`` (block
-    classical Gram-Schmidt, twice). Directions that vanish (the Krylov space
-    became invariant) are replaced by random ones."""
-    X = GX[:, :size]
-    scale = np.linalg.norm(X, axis=0)
-    for _ in range(2):
-        X = X - V @ (V.T @ X)
-    lost = np.linalg.norm(X, axis=0) <= 1e-10 * np.maximum(scale, np.finfo(float).tiny)
+def _next_block(GX, coefficients, V, size, rng):
+    """Orthonormal block spanning the part of ``GX`` orthogonal to ``V``.
+
+    Block classical Gram-Schmidt twice: the first pass reuses the projections
+    ``V^T GX`` already computed for ``T``. Directions that vanish (the Krylov
+    space became invariant) are replaced by random ones.
+    """
+    X = GX[:, :size] - V @ coefficients[:, :size]
+    X -= V @ (V.T @ X)
+    lost = np.linalg.norm(X, axis=0) <= 1e-10 * np.maximum(np.linalg.norm(GX[:, :size], axis=0),
+                                                           np.finfo(float).tiny)
     if lost.any():
         X[:, lost] = rng.standard_normal((X.shape[0], int(lost.sum())))
         for _ in range(2):
-            X = X - V @ (V.T @ X)
-    Q, R = np.linalg.qr(X)
+            X -= V @ (V.T @ X)
+    Q, R = orthonormalize(X)
     weak = np.abs(np.diag(R)) <= 1e-10 * max(np.abs(np.diag(R)).max(), np.finfo(float).tiny)
     if weak.any():  # dependent columns inside the block: refill and redo once
         Q[:, weak] = rng.standard_normal((Q.shape[0], int(weak.sum())))

@@ -14,7 +14,8 @@ def main(argv=None) -> int:
     bench = commands.add_parser("bench", help="compare fastsvd's SVD methods with LAPACK "
                                 "and the peers (time and accuracy)")
     bench.add_argument("--preset", default="quick", help="workloads: tiny, quick (default, "
-                       "a few minutes), full (Netflix-sized, an hour)")
+                       "a few minutes), full (Netflix-sized, about an hour), sweep (kernel "
+                       "and SVD scaling from 1M to 100M nonzeros)")
     bench.add_argument("--contender", action="append", dest="contenders",
                        help="run only this contender (repeatable)")
     bench.add_argument("--repeats", type=int, default=3, help="timed runs per winning setting")
@@ -30,18 +31,22 @@ def main(argv=None) -> int:
 def _bench(args, argv) -> int:
     from .benchmark import PRESETS, run_benchmark
     from .benchmark.report import format_table, write_results
+    from .benchmark.runner import run_sweep
 
-    if args.preset not in PRESETS:
+    if args.preset not in (*PRESETS, "sweep"):
         print(f"fastsvd bench: unknown preset {args.preset!r}; choose from "
-              f"{', '.join(PRESETS)}", file=sys.stderr)
+              f"{', '.join(PRESETS)}, sweep", file=sys.stderr)
         return 2
     if args.repeats < 1:
         print("fastsvd bench: --repeats must be >= 1", file=sys.stderr)
         return 2
     command = "fastsvd " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
-        results = run_benchmark(args.preset, contenders=args.contenders, repeats=args.repeats,
-                                n_threads=args.threads)
+        if args.preset == "sweep":
+            results = run_sweep(repeats=args.repeats)
+        else:
+            results = run_benchmark(args.preset, contenders=args.contenders,
+                                    repeats=args.repeats, n_threads=args.threads)
     except ValueError as exc:
         print(f"fastsvd bench: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 
 def _fmt_time(seconds):
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
@@ -54,7 +56,41 @@ def _workload_title(w):
     return f"{w['name']}: {shape} {w['dtype']} ({kind}), k={w['k']}"
 
 
+def sweep_summary(rows):
+    """Per (kind, k): time per nonzero-column across scales (flatness) and the
+    speed-up of the most threads over one thread, at the largest scale."""
+    out = []
+    keys = sorted({(r["kind"], r["k"]) for r in rows}, key=lambda x: (x[0], x[1]))
+    for kind, k in keys:
+        sel = [r for r in rows if r["kind"] == kind and r["k"] == k]
+        top = max(r["threads"] for r in sel)
+        per_nnz = [r["ns_per_nnz_column"] for r in sel if r["threads"] == top]
+        largest = max(r["scale"] for r in sel)
+        at_largest = {r["threads"]: r["seconds"] for r in sel if r["scale"] == largest}
+        out.append({"kind": kind, "k": k, "threads": top,
+                    "flatness": max(per_nnz) / min(per_nnz),
+                    "speedup": at_largest.get(1, np.nan) / at_largest[top],
+                    "ns_per_nnz_column": per_nnz})
+    return out
+
+
+def format_sweep(results) -> str:
+    rows = results["sweep"]
+    scales = sorted({r["scale"] for r in rows})
+    nnz = {r["scale"]: r["nnz"] for r in rows}
+    lines = ["ns per nonzero and column (most threads), by nonzeros:",
+             "  kind     k    " + "".join(f"{nnz[s] / 1e6:>9.1f}M" for s in scales)
+             + "   max/min  threads speed-up (largest)"]
+    for entry in sweep_summary(rows):
+        lines.append(f"  {entry['kind']:8s} {entry['k']:<4d} "
+                     + "".join(f"{v:>10.3f}" for v in entry["ns_per_nnz_column"])
+                     + f"   {entry['flatness']:7.2f}  {entry['speedup']:.2f}x")
+    return "\n".join(lines)
+
+
 def format_table(results) -> str:
+    if "sweep" in results:
+        return format_sweep(results)
     lines = []
     for w in results["workloads"]:
         lines.append(_workload_title(w))
@@ -76,6 +112,11 @@ def _blas_threads(threads):
 
 
 def format_markdown(results, command="fastsvd bench") -> str:
+    if "sweep" in results:
+        m = results["machine"]
+        return "\n".join(["# fastsvd scaling sweep", "", f"Command: `{command}`", "",
+                          f"Machine: {m['cpu']}, {m['cores']} cores.", "", "```",
+                          format_sweep(results), "```", ""])
     m, t = results["machine"], results["threads"]
     lines = [f"# fastsvd benchmark: preset `{results['preset']}`", "",
              f"Command: `{command}`", "",

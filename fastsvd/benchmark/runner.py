@@ -17,7 +17,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from .contenders import CONTENDERS, accuracy, frobenius_excess
-from .workloads import PRESETS
+from .workloads import PRESETS, SWEEP
+
+LONG_RUN = 5.0
 
 
 def run_benchmark(preset="quick", *, contenders=None, repeats=3, n_threads=None,
@@ -50,6 +52,59 @@ def run_benchmark(preset="quick", *, contenders=None, repeats=3, n_threads=None,
     return results
 
 
+def run_sweep(*, repeats=3, scales=None, ks=None, log=None) -> dict:
+    """Scaling sweep: sparse kernel time per nonzero and column, and the time
+    of a k=50 Krylov SVD, against nonzeros, block width and thread count."""
+    import numba
+
+    from .. import as_operator, svd
+    from .._numba import threads
+    from ..datasets import make_netflix_like
+
+    log = log or _stderr
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    thread_counts = sorted({1, max_threads})
+    _set_threads(max_threads)
+    rows = []
+    for scale in scales or SWEEP["scales"]:
+        A = make_netflix_like(scale, random_state=0)
+        op = as_operator(A)
+        log(f"== sweep: scale {scale} ({A.shape[0]:,} x {A.shape[1]:,}, {A.nnz:,} nonzeros)")
+        for n_threads in thread_counts:
+            with threads(n_threads):
+                for k in ks or SWEEP["ks"]:
+                    rng = np.random.default_rng(0)
+                    X = rng.standard_normal((A.shape[1], k)).astype(A.dtype)
+                    Y = rng.standard_normal((A.shape[0], k)).astype(A.dtype)
+                    for name, product, block in (("matmat", op.matmat, X),
+                                                 ("rmatmat", op.rmatmat, Y)):
+                        seconds = _median_time(product, block, repeats)
+                        rows.append({"kind": name, "scale": scale, "nnz": int(A.nnz), "k": k,
+                                     "threads": n_threads, "seconds": seconds,
+                                     "ns_per_nnz_column": seconds / (A.nnz * k) * 1e9})
+                        log(f"   {name} k={k} threads={n_threads}: {seconds * 1e3:.1f} ms")
+                seconds = _median_time(lambda M: svd(M, SWEEP["svd_k"], tol=SWEEP["svd_tol"],
+                                                     random_state=0), A, repeats)
+                rows.append({"kind": "svd", "scale": scale, "nnz": int(A.nnz),
+                             "k": SWEEP["svd_k"], "threads": n_threads, "seconds": seconds,
+                             "ns_per_nnz_column": seconds / (A.nnz * SWEEP["svd_k"]) * 1e9})
+                log(f"   svd k={SWEEP['svd_k']} tol={SWEEP['svd_tol']} threads={n_threads}: "
+                    f"{seconds:.2f} s")
+    return {"preset": "sweep", "machine": machine_info(), "versions": versions(),
+            "threads": {"numba_threads": max_threads, "swept": thread_counts},
+            "repeats": repeats, "sweep": rows}
+
+
+def _median_time(function, argument, repeats):
+    function(argument)  # warm-up: compile and page in
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(argument)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def _run_workload(workload, contenders, repeats, cache_dir, log):
     log(f"== {workload.name}: {workload.description}, k={workload.k}")
     A = workload.build()
@@ -65,7 +120,7 @@ def _run_workload(workload, contenders, repeats, cache_dir, log):
     measure = _Measure(A, k, s_ref, frob_sq)
     active = []
     for contender in contenders:
-        reason = _skip_reason(contender, A)
+        reason = workload.excluded.get(contender.name) or _skip_reason(contender, A)
         if reason:
             log(f"   skip {contender.name}: {reason}")
             record["skipped"].append({"contender": contender.name, "reason": reason})
@@ -106,7 +161,10 @@ class _Measure:
 
 
 def _walk_ladder(contender, measure, workload, log):
-    runs, best = [], np.inf
+    """Run settings from cheap to accurate until the tightest tier is reached,
+    one run exceeds the workload's time budget, or the ladder has used three
+    budgets in total."""
+    runs, best, spent = [], np.inf, 0.0
     for setting in contender.settings:
         try:
             run = measure(contender, setting)
@@ -121,7 +179,9 @@ def _walk_ladder(contender, measure, workload, log):
         log(f"   {contender.label(setting)}: {run['seconds']:.3f} s, "
             f"accuracy {run['accuracy']:.1e}")
         best = min(best, run["accuracy"])
-        if best <= min(workload.tiers) or run["seconds"] > workload.time_budget:
+        spent += run["seconds"]
+        if (best <= min(workload.tiers) or run["seconds"] > workload.time_budget
+                or spent > 3 * workload.time_budget):
             break
     return runs
 
@@ -138,14 +198,20 @@ def _winners(runs, tiers):
 
 
 def _retime(winners, measure, contenders, repeats, log):
-    """Repeat each winning run, alternating contenders, then measure its memory."""
+    """Repeat each winning run, alternating contenders, then measure its memory.
+
+    Runs longer than ``LONG_RUN`` seconds are not repeated: their timing
+    noise is small next to their length, and repeating them would dominate
+    the benchmark's own run time.
+    """
     by_name = {c.name: c for c in contenders}
     unique = {id(run): run for per_tier in winners.values() for run in per_tier.values()}
     runs = list(unique.values())
-    if runs:
-        log(f"   re-timing {len(runs)} winning settings x {repeats - 1} more")
+    short = [run for run in runs if run["seconds"] <= LONG_RUN]
+    if short and repeats > 1:
+        log(f"   re-timing {len(short)} winning settings x {repeats - 1} more")
     for _ in range(repeats - 1):
-        for run in runs:
+        for run in short:
             again = measure(by_name[run["contender"]], run["setting"])
             run["times"].append(again["seconds"])
     for run in runs:
