@@ -152,3 +152,78 @@ def csr_structure_errors(indptr, indices, data, n_cols):
         bad_indices += bad
         non_finite += nan
     return bad_rows, bad_indices, non_finite
+
+
+@jit()
+def _dot(a, b):
+    """``a . b`` accumulated in the arrays' own dtype (vectorises)."""
+    total = a[0] * b[0]
+    for t in range(1, a.size):
+        total += a[t] * b[t]
+    return total
+
+
+@jit(parallel=True)
+def csr_residual_product(indptr, indices, values, own, other, mult, row_chunks, out, sq_sum):
+    """One pass of soft-impute over the stored entries of a CSR ``X``.
+
+    For row ``i`` with entries ``x_ij``, the model's residual is
+    ``r_ij = x_ij - own[i] . other[j]``; this computes
+    ``out[i] = sum_j r_ij mult[j]`` and ``sq_sum[i] = sum_j r_ij^2`` without
+    storing the residuals (``mult`` may be ``other``). Per-entry arithmetic
+    is in the input dtype; ``sq_sum`` accumulates in float64.
+    """
+    for c in prange(row_chunks.size - 1):
+        acc = np.empty(mult.shape[1], dtype=mult.dtype)
+        for i in range(row_chunks[c], row_chunks[c + 1]):
+            a = own[i]
+            acc[:] = 0
+            sq = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                res = values[p] - _dot(a, other[j])
+                sq += res * res
+                w = mult[j]
+                for t in range(acc.size):
+                    acc[t] += res * w[t]
+            out[i] = acc
+            sq_sum[i] = sq
+
+
+@jit(parallel=True)
+def csr_residual(indptr, indices, values, own, other, row_chunks, out):
+    """``out[p] = x_p - own[i] . other[indices[p]]`` for the stored entries of
+    row ``i``: the residual of a low-rank model at the observed entries."""
+    for c in prange(row_chunks.size - 1):
+        for i in range(row_chunks[c], row_chunks[c + 1]):
+            a = own[i]
+            for p in range(indptr[i], indptr[i + 1]):
+                out[p] = values[p] - _dot(a, other[indices[p]])
+
+
+
+@jit(parallel=True)
+def csr_residual_rproduct(indptr, indices, values, own, other, mult, row_chunks, partial, out,
+                          sq_sum):
+    """``out[j] = sum_i r_ij mult[i]`` and ``sq_sum[c] = sum r_ij^2`` over row
+    chunk ``c``, for the residual ``r_ij = x_ij - own[i] . other[j]`` at the
+    stored entries (the transpose-side twin of :func:`csr_residual_product`).
+    ``partial`` is scratch of shape ``(n_chunks, n_cols, k)`` in the input
+    dtype, summed in chunk order into float64 ``out`` (deterministic)."""
+    k = mult.shape[1]
+    for c in prange(row_chunks.size - 1):
+        acc = partial[c]
+        acc[:] = 0
+        sq = 0.0
+        for i in range(row_chunks[c], row_chunks[c + 1]):
+            a = own[i]
+            w = mult[i]
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                res = values[p] - _dot(a, other[j])
+                sq += res * res
+                dst = acc[j]
+                for t in range(k):
+                    dst[t] += res * w[t]
+        sq_sum[c] = sq
+    _reduce_partials(partial, out)

@@ -26,10 +26,16 @@ from ._result import Solution
 _BASIS_BUDGET_BYTES = 512 * 2**20
 
 
+_MAX_DEFAULT_BLOCK = 128
+
+
 def default_block_size(k: int, n: int) -> int:
-    """``k + 10`` rounded up to a multiple of 8: blocks whose width is a
-    multiple of the SIMD width keep the sparse kernels free of scalar tails."""
-    return min(n, -(-(k + 10) // 8) * 8)
+    """``k + 10`` rounded up to a multiple of 8 (blocks whose width is a
+    multiple of the SIMD width keep the sparse kernels free of scalar tails),
+    at most 128: for large ``k`` narrower blocks reach the same accuracy with
+    fewer columns in all and a smaller projected matrix to diagonalise each
+    iteration (k=400 on 20 Newsgroups: 10 s with 128, 18 s with 408)."""
+    return min(n, _MAX_DEFAULT_BLOCK, -(-(k + 10) // 8) * 8)
 
 
 def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter: int,

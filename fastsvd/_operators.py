@@ -125,6 +125,49 @@ class CSROperator(Operator):
                     out)
         return out
 
+    def with_values(self, values: np.ndarray) -> CSROperator:
+        """The same sparsity structure with other stored values (shares chunking)."""
+        twin = CSROperator(self.indptr, self.indices, values, self.shape)
+        twin._chunks = self._chunks
+        return twin
+
+    def residual(self, own: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """``x_p - own[i] . other[j]`` for every stored entry ``p = (i, j)``:
+        the residual of the model ``own @ other.T`` on the stored entries."""
+        from ._kernels import csr_residual
+
+        out = np.empty_like(self.data)
+        csr_residual(self.indptr, self.indices, self.data, self._block(own), self._block(other),
+                     self._row_chunks(_MATMAT_CHUNKS), out)
+        return out
+
+    def residual_times(self, own, other, mult):
+        """``(R @ mult, ||R||_F^2)`` for the residual ``R`` of ``own @ other.T``
+        on the stored entries, in one pass and without storing ``R`` (float64)."""
+        from ._kernels import csr_residual_product
+
+        out = np.empty((self.shape[0], mult.shape[1]))
+        squares = np.empty(self.shape[0])
+        csr_residual_product(self.indptr, self.indices, self.data, self._block(own),
+                             self._block(other), self._block(mult),
+                             self._row_chunks(_MATMAT_CHUNKS), out, squares)
+        return out, float(squares.sum())
+
+    def residual_rtimes(self, own, other, mult):
+        """``(R.T @ mult, ||R||_F^2)``, the transpose-side twin of
+        :meth:`residual_times` (float64)."""
+        from ._kernels import csr_residual_rproduct
+
+        k = mult.shape[1]
+        n_chunks = self._n_partials(k)
+        partial = self._partial_scratch((n_chunks, self.shape[1], k))
+        out = np.empty((self.shape[1], k))
+        squares = np.empty(n_chunks)
+        csr_residual_rproduct(self.indptr, self.indices, self.data, self._block(own),
+                              self._block(other), self._block(mult),
+                              self._row_chunks(n_chunks), partial, out, squares)
+        return out, float(squares.sum())
+
     def _n_partials(self, k: int) -> int:
         """Row chunks of the transpose product: fixed by the matrix and ``k``
         (never by the thread count, which keeps results deterministic). Each
@@ -225,3 +268,35 @@ class DeflatedOperator(Operator):
         out = self.base.rmatmat(Y)
         out -= self.sVt.T @ (self.U.T @ Y)
         return out
+
+
+class SparsePlusLowRankOperator(Operator):
+    """``P_Omega(X - Z) + Z`` for ``Z = U diag(d) V^T``: soft-impute's completed matrix.
+
+    ``observed`` holds ``X`` at the observed entries ``Omega``. The sparse
+    part (the residual of ``Z`` there) is never stored: both products
+    recompute it on the fly from the stored values, fused with the product,
+    and the low-rank part is applied through its factors. Nothing ``m x n``
+    is formed. Each product also leaves ``||P_Omega(X - Z)||_F^2`` in
+    ``squared_residual`` (soft-impute's loss, for free).
+    """
+
+    uses_numba = True
+
+    def __init__(self, observed: CSROperator, U, d, V):
+        self.observed = observed
+        self.U = np.asarray(U, dtype=np.float64)
+        self.d = np.asarray(d, dtype=np.float64)
+        self.V = np.asarray(V, dtype=np.float64)
+        self.shape = observed.shape
+        self.dtype = observed.dtype
+
+    def matmat(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        sparse, self.squared_residual = self.observed.residual_times(self.U * self.d, self.V, X)
+        return (sparse + self.U @ (self.d[:, None] * (self.V.T @ X))).astype(self.dtype)
+
+    def rmatmat(self, Y):
+        Y = np.asarray(Y, dtype=np.float64)
+        sparse, self.squared_residual = self.observed.residual_rtimes(self.U * self.d, self.V, Y)
+        return (sparse + self.V @ (self.d[:, None] * (self.U.T @ Y))).astype(self.dtype)

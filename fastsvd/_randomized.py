@@ -32,7 +32,8 @@ def range_finder(op: Operator, size: int, *, n_iter: int, normalizer: str,
 
 
 def subspace_iteration(op: Operator, k: int, *, n_oversamples: int, n_iter: int,
-                       normalizer: str, tol: float | None, rng: np.random.Generator):
+                       normalizer: str, tol: float | None, rng: np.random.Generator,
+                       start: np.ndarray | None = None):
     """Randomized SVD of ``op`` (best with ``m >= n``: the ``n`` side is the cheap one).
 
     Each iteration applies ``A`` then ``A.T`` to a block of ``l = k +
@@ -48,12 +49,15 @@ def subspace_iteration(op: Operator, k: int, *, n_oversamples: int, n_iter: int,
     stops as soon as the estimate reaches it (at most ``n_iter`` power
     iterations); the long-side block is then orthonormalised every iteration.
 
+    ``start`` (n x l, optional) replaces the Gaussian start block: a warm
+    start from a previous solution (soft-impute uses it).
+
     Returns a :class:`Solution` (``n_iter`` counts the power iterations run).
     """
     n = op.shape[1]
-    size = min(k + n_oversamples, n)
-    X = orthonormalize(rng.standard_normal((n, size)))[0]
-    errors = residuals = np.full(k, np.inf)
+    if start is None:
+        start = rng.standard_normal((n, min(k + n_oversamples, n)))
+    X = orthonormalize(np.asarray(start, dtype=np.float64))[0]
     for it in range(n_iter + 1):
         check = tol is not None or it == n_iter
         Q, R = orthonormalize(op.matmat(X)) if check else normalize(op.matmat(X), normalizer)

@@ -1,6 +1,7 @@
 """Plain-numpy twins of the numba kernels and helpers: slow, obvious, trusted."""
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def csr_matmat(indptr, indices, data, X):
@@ -51,3 +52,31 @@ def truncated_svd(A, k):
     """Reference: LAPACK SVD of the dense matrix, truncated to k."""
     U, s, Vt = np.linalg.svd(np.asarray(A, dtype=np.float64), full_matrices=False)
     return U[:, :k], s[:k], Vt[:k]
+
+
+def soft_impute(X, mask, lam, n_iter=5000, tol=1e-24):
+    """Mazumder, Hastie & Tibshirani's soft-impute on a dense array with a
+    boolean mask of observed entries: full SVD each iteration, until the
+    squared relative change falls below ``tol``. Returns Z."""
+    Z = np.zeros_like(X)
+    for _ in range(n_iter):
+        filled = np.where(mask, X, Z)
+        U, s, Vt = np.linalg.svd(filled, full_matrices=False)
+        Z_new = (U * np.maximum(s - lam, 0)) @ Vt
+        change = np.sum((Z_new - Z) ** 2) / max(np.sum(Z ** 2), 1e-300)
+        Z = Z_new
+        if change < tol:
+            break
+    return Z
+
+
+def soft_impute_objective(X, mask, Z, lam):
+    return 0.5 * np.sum((X - Z)[mask] ** 2) + lam * np.linalg.svd(Z, compute_uv=False).sum()
+
+
+def stored_residual(A, own, other):
+    """CSR with the pattern of ``A`` holding ``a_ij - own[i] . other[j]`` (float64)."""
+    A = A.tocsr().astype(np.float64)
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    model = np.einsum("pk,pk->p", own[rows], other[A.indices])
+    return sp.csr_matrix((A.data - model, A.indices, A.indptr), shape=A.shape)

@@ -121,3 +121,24 @@ def test_counter_rng_is_uniform():
     assert 0 <= draws.min() and draws.max() < 1
     assert abs(draws.mean() - 0.5) < 0.01
     assert abs(draws.var() - 1 / 12) < 0.005
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 5])
+def test_residual_kernels_match_twin(dtype, k):
+    """The soft-impute kernels: residual of ``own @ other.T`` on the stored
+    entries, and its products with a block, against the dense formulas."""
+    A = random_csr(57, 31, 0.3, seed=k, dtype=dtype)
+    rng = np.random.default_rng(3)
+    own, other = rng.standard_normal((57, k)), rng.standard_normal((31, k))
+    row_mult, col_mult = rng.standard_normal((31, 4)), rng.standard_normal((57, 4))
+    op = CSROperator.from_scipy(A)
+    R = naive.stored_residual(A, own, other)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(op.residual(own, other), R.data, rtol=rtol, atol=rtol)
+    product, squares = op.residual_times(own, other, row_mult)
+    np.testing.assert_allclose(product, R @ row_mult, rtol=rtol, atol=rtol * 10)
+    assert squares == pytest.approx(np.sum(R.data**2), rel=rtol)
+    rproduct, rsquares = op.residual_rtimes(own, other, col_mult)
+    np.testing.assert_allclose(rproduct, R.T @ col_mult, rtol=rtol, atol=rtol * 10)
+    assert rsquares == pytest.approx(np.sum(R.data**2), rel=rtol)
