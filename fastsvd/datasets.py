@@ -56,6 +56,58 @@ def make_netflix_like(scale=1.0, *, n_items=NETFLIX_SHAPE[1], rank=10, random_st
     -------
     scipy.sparse.csr_matrix of ``dtype`` with sorted indices and no duplicates.
     """
+    indptr, indices, rng = _netflix_pattern(scale, n_items, random_state)
+    n_users = indptr.size - 1
+    latent = rng.standard_normal((n_users + n_items, rank)) * np.sqrt(0.35 / np.sqrt(rank))
+    bias_scale = np.r_[np.full(n_users, 0.35), np.full(n_items, 0.45)]
+    bias = rng.standard_normal(n_users + n_items) * bias_scale
+    data = np.empty(indices.size, dtype=dtype)
+    noise_key = _random.stream_key(int(rng.integers(1 << 62)), 2)
+    _rate(indptr, indices, latent[:n_users], latent[n_users:], bias[:n_users], bias[n_users:],
+          noise_key, 0.8, True, data)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
+
+
+def make_netflix_ratings(scale=1.0, *, rank=50, noise=0.5, signal=0.6, n_items=NETFLIX_SHAPE[1],
+                         random_state=0, dtype=np.float32):
+    """Netflix-shaped ratings with a planted low-rank model and known noise.
+
+    The same users, items and power-law degrees as :func:`make_netflix_like`;
+    each observed rating is ``3.6 + b_user + b_item + p_user . q_item + noise
+    * e`` with standard normal ``e`` (not rounded). The ``rank`` planted
+    factors decay like rating data's spectrum (component ``t`` has variance
+    proportional to ``1/t^2``) and their product has standard deviation
+    ``signal``. The noise standard deviation is the best RMSE any predictor
+    can reach on held-out ratings (``info["noise"]``).
+
+    Returns
+    -------
+    (Ratings, info)
+        ``info`` holds ``noise``, ``rank``, ``signal`` and the planted
+        ``mean``.
+    """
+    from .ratings import Ratings
+
+    indptr, indices, rng = _netflix_pattern(scale, n_items, random_state)
+    n_users = indptr.size - 1
+    # Component t of p . q has variance a_t^4 = c^2 / t^2; their sum is signal^2.
+    strength = 1.0 / np.arange(1, rank + 1)
+    scale_t = np.sqrt(signal * strength / np.sqrt(np.sum(strength ** 2)))
+    latent = rng.standard_normal((n_users + n_items, rank)) * scale_t
+    bias_scale = np.r_[np.full(n_users, 0.35), np.full(n_items, 0.45)]
+    bias = rng.standard_normal(n_users + n_items) * bias_scale
+    data = np.empty(indices.size, dtype=dtype)
+    noise_key = _random.stream_key(int(rng.integers(1 << 62)), 3)
+    _rate(indptr, indices, latent[:n_users], latent[n_users:], bias[:n_users], bias[n_users:],
+          noise_key, noise, False, data)
+    users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(indptr))
+    ratings = Ratings(users, indices, data, shape=(n_users, n_items))
+    return ratings, {"noise": float(noise), "rank": rank, "signal": float(signal), "mean": 3.6}
+
+
+def _netflix_pattern(scale, n_items, random_state):
+    """CSR structure (indptr, indices) of the Netflix-shaped matrix, and the
+    generator to draw values with."""
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}.")
     n_users = max(1, round(NETFLIX_SHAPE[0] * scale))
@@ -77,17 +129,9 @@ def make_netflix_like(scale=1.0, *, n_items=NETFLIX_SHAPE[1], rank=10, random_st
     indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     indices = _compact(slots, counts, indptr, indices)
-
-    latent = rng.standard_normal((n_users + n_items, rank)) * np.sqrt(0.35 / np.sqrt(rank))
-    bias_scale = np.r_[np.full(n_users, 0.35), np.full(n_items, 0.45)]
-    bias = rng.standard_normal(n_users + n_items) * bias_scale
-    data = np.empty(indices.size, dtype=dtype)
-    noise_key = _random.stream_key(int(rng.integers(1 << 62)), 2)
-    _rate(indptr, indices, latent[:n_users], latent[n_users:], bias[:n_users], bias[n_users:],
-          noise_key, data)
     if indptr[-1] < np.iinfo(np.int32).max:
         indptr = indptr.astype(np.int32)
-    return sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
+    return indptr, indices, rng
 
 
 def _power_law(n, reference_n, alpha, shift):
@@ -134,12 +178,14 @@ def _compact(slots, counts, indptr, indices):
 
 
 @jit(parallel=True)
-def _rate(indptr, indices, user_factors, item_factors, user_bias, item_bias, key, data):
+def _rate(indptr, indices, user_factors, item_factors, user_bias, item_bias, key, noise,
+          integer, data):
+    """Planted-model ratings at the stored entries; ``integer`` rounds them to 1..5."""
     rank = user_factors.shape[1]
     for u in prange(indptr.size - 1):
         for p in range(indptr[u], indptr[u + 1]):
             j = indices[p]
-            score = 3.6 + user_bias[u] + item_bias[j] + 0.8 * _random.normal(key, u, j)
+            score = 3.6 + user_bias[u] + item_bias[j] + noise * _random.normal(key, u, j)
             for r in range(rank):
                 score += user_factors[u, r] * item_factors[j, r]
-            data[p] = min(5.0, max(1.0, np.floor(score + 0.5)))
+            data[p] = min(5.0, max(1.0, np.floor(score + 0.5))) if integer else score

@@ -1,0 +1,182 @@
+"""Soft-impute: nuclear-norm regularised matrix completion over sparse ratings.
+
+Solves ``min_Z 1/2 ||P_Omega(X - Z)||_F^2 + lam ||Z||_*`` for the observed
+entries ``Omega`` of ``X`` (Mazumder, Hastie & Tibshirani 2010), with ``Z`` of
+rank at most ``r`` kept as ``U diag(d) V^T`` (orthonormal ``U``, ``V``).
+
+- ``"als"``: softImpute-ALS (Hastie, Mazumder, Lee & Zadeh 2015, Algorithm
+  3.1). Each half-step solves a ridge problem for one factor against the
+  completed matrix ``X* = P_Omega(X - Z) + Z`` and re-balances the factors by
+  a small SVD.
+- ``"svd"``: the original soft-impute: each iteration takes a rank-``r`` SVD of
+  ``X*`` (the :class:`SparsePlusLowRankOperator` fed to the core's randomized
+  subspace iteration, warm-started from the previous ``V``) and
+  soft-thresholds its singular values by ``lam``.
+
+Either way the residual at the observed entries is recomputed inside the
+sparse products (one fused pass over the CSR per product), so no residual
+array, no transposed copy and nothing ``m x n`` is stored.
+
+Both decrease ``f(Z) = 1/2 ||P_Omega(X - Z)||^2 + lam ||Z||_*`` and share its
+minimiser; ``history`` records ``f`` at every iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._linalg import orthonormalize, svd_of_tall
+from ._operators import CSROperator, SparsePlusLowRankOperator
+from ._randomized import subspace_iteration
+
+
+@dataclass
+class Factors:
+    """``Z = U diag(d) V^T`` and the run's record."""
+
+    U: np.ndarray
+    d: np.ndarray
+    V: np.ndarray
+    history: list = field(default_factory=list)  # objective f(Z) per iteration
+    n_iter: int = 0
+    converged: bool = False
+
+    def rank(self) -> int:
+        return int(np.count_nonzero(self.d > 0))
+
+
+def zero(observed: CSROperator) -> Factors:
+    """The solution for ``lam >= lambda0``: ``Z = 0`` (rank 0)."""
+    m, n = observed.shape
+    return Factors(np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), converged=True)
+
+
+def objective(squared_residual: float, d: np.ndarray, lam: float) -> float:
+    """``1/2 ||P_Omega(X - Z)||^2 + lam ||Z||_*`` from its two parts."""
+    return 0.5 * squared_residual + lam * float(np.sum(d))
+
+
+def lambda0(observed: CSROperator, rng) -> float:
+    """Smallest ``lam`` whose solution is ``Z = 0``: the largest singular value
+    of ``P_Omega(X)``."""
+    result = subspace_iteration(observed, 1, n_oversamples=4, n_iter=30, normalizer="QR",
+                                tol=1e-6, rng=rng)
+    return float(result.s[0])
+
+
+def fit(observed: CSROperator, rank: int, lam: float, *, method: str, tol: float,
+        max_iter: int, rng, start: Factors | None = None, callback=None) -> Factors:
+    """Run soft-impute on the observed entries (a CSR operator) until the
+    relative change of ``Z`` between iterations, ``||Z_new - Z||_F^2 /
+    ||Z||_F^2``, is below ``tol`` (R's ``thresh``)."""
+    factors = _initial(observed.shape, rank, rng, start, method)
+    step = _als_step if method == "als" else _svd_step
+    for it in range(1, max_iter + 1):
+        previous = (factors.U, factors.d, factors.V)
+        factors.history.append(step(observed, factors, lam, rng))
+        factors.n_iter = it
+        change = _relative_change(previous, (factors.U, factors.d, factors.V))
+        if callback is not None:
+            callback(it, factors.history[-1], change)
+        if change < tol:
+            factors.converged = True
+            break
+    if method == "als":
+        _als_finish(observed, factors, lam)
+    return _drop_zeros(factors)
+
+
+def _initial(shape, rank, rng, start, method):
+    m, n = shape
+    if start is not None:
+        U, d, V = _resize(start, rank, rng)
+        return Factors(U, d, V)
+    U = orthonormalize(rng.standard_normal((m, rank)))[0]
+    if method == "als":  # Hastie et al.: U random orthonormal, D = I, V = 0
+        return Factors(U, np.ones(rank), np.zeros((n, rank)))
+    return Factors(U, np.zeros(rank), orthonormalize(rng.standard_normal((n, rank)))[0])
+
+
+def _resize(start, rank, rng):
+    """A warm start with ``rank`` columns: truncate, or pad with new directions."""
+    U, d, V = start.U[:, :rank], start.d[:rank], start.V[:, :rank]
+    missing = rank - d.size
+    if missing > 0:
+        U = orthonormalize(np.hstack([U, rng.standard_normal((U.shape[0], missing))]))[0]
+        V = orthonormalize(np.hstack([V, rng.standard_normal((V.shape[0], missing))]))[0]
+        d = np.concatenate([d, np.zeros(missing)])
+    return U.copy(), d.copy(), V.copy()
+
+
+def _als_step(observed, f, lam, rng):
+    """One softImpute-ALS iteration (item side, then user side); returns the
+    objective of ``Z`` as it was when the iteration started."""
+    # Item side: with A = U sqrt(d) fixed, B = X*^T A (A^T A + lam)^-1.
+    StU, squares = observed.residual_rtimes(f.U * f.d, f.V, f.U)
+    value = objective(squares, f.d, lam)
+    B = _ridge(StU, f.V, f.d, lam)
+    f.V, f.d, R = _balance(B, f.d)
+    f.U = f.U @ R
+    # User side, symmetrically.
+    SV, _ = observed.residual_times(f.U * f.d, f.V, f.V)
+    A = _ridge(SV, f.U, f.d, lam)
+    f.U, f.d, R = _balance(A, f.d)
+    f.V = f.V @ R
+    return value
+
+
+def _ridge(S_times_other, own, d, lam):
+    """Rows of ``X* other (D^2 + lam)^-1 D`` for ``X* = S + own diag(d) other^T``
+    (``other`` orthonormal): the ridge solution for this side's factor."""
+    root = np.sqrt(d)
+    return S_times_other * (root / (d + lam)) + own * (d * root / (d + lam))
+
+
+def _balance(factor, d):
+    """SVD of ``factor diag(sqrt(d)) = W diag(d_new) R^T``: the new orthonormal
+    side ``W``, the new ``d`` and the rotation ``R`` for the other side."""
+    W, d_new, Rt = np.linalg.svd(factor * np.sqrt(d), full_matrices=False) \
+        if factor.shape[0] < 4 * factor.shape[1] else svd_of_tall(factor * np.sqrt(d))
+    return np.ascontiguousarray(W, dtype=np.float64), d_new, Rt.T
+
+
+def _als_finish(observed, f, lam):
+    """Hastie et al.'s last step: ``M = X* V = U' diag(s) R^T``; then
+    ``U = U'``, ``V = V R`` and ``d = max(s - lam, 0)``, the exact
+    soft-thresholded SVD of ``X*`` on the converged row space."""
+    SV, _ = observed.residual_times(f.U * f.d, f.V, f.V)
+    U, s, Rt = svd_of_tall(SV + f.U * f.d)
+    f.U, f.V, f.d = np.ascontiguousarray(U, dtype=np.float64), f.V @ Rt.T, np.maximum(s - lam,
+                                                                                    0.0)
+
+
+def _svd_step(observed, f, lam, rng):
+    """One soft-impute iteration: rank-r SVD of the completed matrix by one
+    warm-started subspace iteration, then soft-thresholding."""
+    completed = SparsePlusLowRankOperator(observed, f.U, f.d, f.V)
+    solution = subspace_iteration(completed, f.d.size, n_oversamples=0, n_iter=0,
+                                  normalizer="QR", tol=None, rng=rng, start=f.V)
+    value = objective(completed.squared_residual, f.d, lam)
+    f.U = np.asarray(solution.U, dtype=np.float64)
+    f.V = np.asarray(solution.V, dtype=np.float64)
+    f.d = np.maximum(solution.s - lam, 0.0)
+    return value
+
+
+def _relative_change(old, new):
+    """``||Z_old - Z_new||_F^2 / ||Z_old||_F^2`` from the factors (R's ``Frob``)."""
+    U1, d1, V1 = old
+    U2, d2, V2 = new
+    denominator = float(np.sum(d1 ** 2))
+    cross = float(np.sum((d1[:, None] * (U1.T @ U2)) * ((V1.T @ V2) * d2[None, :])))
+    numerator = max(denominator + float(np.sum(d2 ** 2)) - 2 * cross, 0.0)
+    return numerator / max(denominator, 1e-300)
+
+
+def _drop_zeros(f):
+    keep = f.d > 0
+    if not keep.all():
+        f.U, f.d, f.V = f.U[:, keep], f.d[keep], f.V[:, keep]
+    return f

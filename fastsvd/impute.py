@@ -1,0 +1,406 @@
+"""Matrix completion for rating data: :class:`SoftImpute`."""
+
+from __future__ import annotations
+
+import json
+import numbers
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _softimpute
+from ._numba import check_n_threads, threads
+from ._operators import CSROperator
+from ._validation import check_choice, check_count, check_random_state
+
+FORMAT_VERSION = 1
+#: Fractions of lambda0 tried (largest first, warm-started) when ``lam="auto"``.
+LAMBDA_FRACTIONS = (0.6, 0.5, 0.42, 0.35, 0.3, 0.25, 0.2, 0.16, 0.13, 0.1, 0.08, 0.065, 0.05,
+                    0.04, 0.03, 0.02)
+
+
+class SoftImpute:
+    """Low-rank matrix completion of sparse ratings (soft-impute), never densified.
+
+    The model predicts ``mean + user_bias[u] + item_bias[i] + (U diag(d) V^T)[u, i]``.
+    Biases are damped means, fitted first (``b_u = sum(x - mean - b_i) /
+    (n_u + damping)``, alternating with the item biases); the low-rank part
+    solves ``min_Z 1/2 ||P_Omega(X - biases - Z)||^2 + lam ||Z||_*`` with
+    rank at most ``rank``.
+
+    Parameters
+    ----------
+    rank : int
+        Maximum rank of ``Z``.
+    lam : float or "auto"
+        Nuclear-norm weight. ``"auto"`` (default) holds out
+        ``validation_fraction`` of the training ratings, walks the warm-started
+        path ``lam = f * lambda0`` for ``f`` in :data:`LAMBDA_FRACTIONS`
+        (``lambda0`` is the smallest ``lam`` giving ``Z = 0``), keeps the
+        fraction with the best validation RMSE and refits on all the ratings
+        with that fraction of their own ``lambda0``. The test data are never
+        looked at.
+    method : {"als", "svd"}
+        softImpute-ALS (faster) or the original soft-thresholded SVD
+        iteration; both minimise the same objective.
+    biases : bool
+        Fit damped user and item biases (on by default: they carry most of the
+        signal in rating data). ``False`` fits ``Z`` to the raw ratings.
+    damping : float
+        Shrinkage of the biases towards 0 for users/items with few ratings.
+    tol : float
+        Stop when ``||Z_new - Z||_F^2 / ||Z||_F^2 < tol`` (R's ``thresh``).
+    max_iter : int
+        Iteration cap per fit.
+    clip : bool
+        Clip predictions to the range of the training ratings.
+    validation_fraction : float
+        Held-out share of the ratings for ``lam="auto"``.
+    random_state, n_threads
+        As in :func:`fastsvd.svd`; the same seed gives the same model at any
+        thread count.
+    verbose : bool
+        Print one line per iteration to stderr.
+    callback : callable, optional
+        ``callback(iteration, objective, change)`` after every iteration.
+
+    Attributes
+    ----------
+    mean_, user_bias_, item_bias_ : the bias model.
+    U_, d_, V_ : the low-rank part ``Z = U_ diag(d_) V_^T`` (``d_`` > 0).
+    lam_, lambda0_ : the ``lam`` used and ``lambda0`` of the training data.
+    history_ : objective per iteration of the final fit (non-increasing).
+    n_iter_, converged_ : iterations of the final fit and whether it met ``tol``.
+    validation_ : for ``lam="auto"``, ``{fraction: validation RMSE}``.
+    user_ids_, item_ids_ : raw ids of rows and columns (index order).
+    """
+
+    def __init__(self, rank=50, lam="auto", *, method="als", biases=True, damping=5.0,
+                 tol=1e-5, max_iter=200, clip=True, validation_fraction=0.1,
+                 random_state=None, n_threads=None, verbose=False, callback=None):
+        self.rank = rank
+        self.lam = lam
+        self.method = method
+        self.biases = biases
+        self.damping = damping
+        self.tol = tol
+        self.max_iter = max_iter
+        self.clip = clip
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.callback = callback
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X):
+        """Fit on observed ratings.
+
+        ``X`` is a :class:`fastsvd.ratings.Ratings`, a pandas DataFrame with
+        ``user``, ``item`` and ``rating`` columns, or a scipy.sparse matrix
+        whose stored entries are the observed ratings (rows are users).
+        Duplicate (user, item) pairs are an error.
+        """
+        ratings = as_ratings(X)
+        self._check_params(ratings)
+        rng = check_random_state(self.random_state)
+        with threads(check_n_threads(self.n_threads), single_threaded_blas=True):
+            fraction, start = self._choose_lambda(ratings, rng) if self.lam == "auto" \
+                else (None, None)
+            observed, bias = _centred(ratings, self)
+            lam0 = _softimpute.lambda0(observed, rng)
+            lam = float(self.lam) if fraction is None else fraction * lam0
+            factors = self._fit(observed, lam, rng, start, self.tol)
+        self._set_state(X, ratings, bias, lam, lam0, factors)
+        return self
+
+    def _set_state(self, X, ratings, bias, lam, lam0, factors):
+        self.input_kind_ = "sparse" if sp.issparse(X) else "ids"
+        self.mean_, self.user_bias_, self.item_bias_ = bias
+        self.lam_, self.lambda0_ = float(lam), float(lam0)
+        self.U_, self.d_, self.V_ = factors.U, factors.d, factors.V
+        self.history_, self.n_iter_, self.converged_ = (list(factors.history), factors.n_iter,
+                                                        factors.converged)
+        self.user_ids_, self.item_ids_ = ratings.user_ids, ratings.item_ids
+        self.rating_range_ = (float(ratings.values.min()), float(ratings.values.max()))
+
+    def _fit(self, observed, lam, rng, start, tol):
+        return _softimpute.fit(observed, self.rank, lam, method=self.method, tol=tol,
+                               max_iter=self.max_iter, rng=rng, start=start,
+                               callback=self._report)
+
+    def _choose_lambda(self, ratings, rng):
+        """Pick a fraction of lambda0 on a held-out split of the training ratings."""
+        train, valid = ratings.split(self.validation_fraction, random_state=rng.integers(2**31))
+        observed, bias = _centred(train, self)
+        lam0 = _softimpute.lambda0(observed, rng)
+        clip = (float(train.values.min()), float(train.values.max())) if self.clip else None
+        self.validation_ = {}
+        best, best_rmse, start, best_start, worse = None, np.inf, None, None, 0
+        for fraction in LAMBDA_FRACTIONS:
+            start = self._fit(observed, fraction * lam0, rng, start, self.tol)
+            rmse = _rmse(valid.values, _predict(bias, start, valid.users, valid.items, clip))
+            self.validation_[fraction] = rmse
+            if rmse < best_rmse:
+                best, best_rmse, best_start, worse = fraction, rmse, start, 0
+            else:
+                worse += 1
+                if worse == 2:
+                    break
+        return best, best_start
+
+    def _report(self, iteration, value, change):
+        if self.verbose:
+            print(f"soft-impute {self.method}: iteration {iteration}, objective {value:.6g}, "
+                  f"change {change:.2e}", file=sys.stderr)
+        if self.callback is not None:
+            self.callback(iteration, value, change)
+
+    def _check_params(self, ratings):
+        check_choice(self.method, ("als", "svd"), name="method")
+        check_count(self.rank, name="rank", minimum=1)
+        limit = min(ratings.shape)
+        if self.rank > limit:
+            raise ValueError(f"rank={self.rank} is larger than the matrix allows: "
+                             f"{ratings.shape[0]} users x {ratings.shape[1]} items has rank at "
+                             f"most {limit}; choose rank <= {limit}.")
+        if self.lam != "auto" and (isinstance(self.lam, bool)
+                                   or not isinstance(self.lam, numbers.Real)
+                                   or not self.lam >= 0):
+            raise ValueError(f"lam={self.lam!r} must be a number >= 0 or 'auto'.")
+        if not self.damping >= 0:
+            raise ValueError(f"damping={self.damping!r} must be >= 0.")
+        if not 0 < self.tol < 1:
+            raise ValueError(f"tol={self.tol!r} must lie in (0, 1).")
+        check_count(self.max_iter, name="max_iter", minimum=1)
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction={self.validation_fraction!r} must lie in "
+                             "(0, 1).")
+
+    # --------------------------------------------------------------- prediction
+    def predict(self, users, items) -> np.ndarray:
+        """Predicted ratings for pairs ``(users[k], items[k])``.
+
+        For a model fitted on a scipy.sparse matrix, ``users`` and ``items``
+        are row and column indices; otherwise they are the raw ids seen in
+        ``fit``. Unknown users or items (ids not seen, or indices out of
+        range) get the bias model's fallback: ``mean + item_bias`` for an
+        unknown user, ``mean + user_bias`` for an unknown item, ``mean`` for
+        both.
+        """
+        self._check_fitted()
+        rows = self._index(users, self.user_ids_, "users")
+        cols = self._index(items, self.item_ids_, "items")
+        if rows.shape != cols.shape:
+            raise ValueError(f"users and items must have the same length, got {rows.size} and "
+                             f"{cols.size}.")
+        bias = (self.mean_, self.user_bias_, self.item_bias_)
+        factors = _softimpute.Factors(self.U_, self.d_, self.V_)
+        return _predict(bias, factors, rows, cols, self.rating_range_ if self.clip else None)
+
+    def _index(self, ids, known, name):
+        ids = np.asarray(ids).ravel()
+        if self.input_kind_ == "sparse":
+            if ids.dtype.kind not in "iu":
+                raise TypeError(f"{name} must be integer indices for a model fitted on a "
+                                "sparse matrix.")
+            return np.where((ids >= 0) & (ids < known.size), ids, -1).astype(np.int64)
+        order = np.argsort(known)
+        found = np.searchsorted(known, ids, sorter=order)
+        found = np.minimum(found, known.size - 1)
+        match = known[order[found]] == ids
+        return np.where(match, order[found], -1).astype(np.int64)
+
+    def transform(self, X) -> np.ndarray:
+        """Latent vectors of new users from their ratings, without refitting.
+
+        ``X`` holds the new users' ratings over the fitted items (same kinds
+        of input as ``fit``; items are raw ids, or column indices for sparse
+        input). Each user's vector ``a`` solves the ridge problem
+        ``min ||x - b_u - (mean + item_bias) - a (V sqrt(d))^T||^2 + lam ||a||^2``
+        over the items it rated, the row update of softImpute-ALS; its bias
+        ``b_u`` is the damped mean. Returns ``(biases, vectors)``: the
+        prediction for item ``i`` is ``mean + b_u + item_bias[i] + vectors @
+        (V sqrt(d))[i]``.
+        """
+        self._check_fitted()
+        ratings = as_ratings(X)
+        items = self._index(ratings.item_ids[ratings.items], self.item_ids_, "items") \
+            if self.input_kind_ != "sparse" else ratings.items.astype(np.int64)
+        known = items >= 0
+        users, items, values = ratings.users[known], items[known], ratings.values[known]
+        n = ratings.shape[0]
+        residual = values - self.mean_ - self.item_bias_[items]
+        counts = np.bincount(users, minlength=n)
+        biases = (np.bincount(users, residual, minlength=n) / (counts + self.damping)
+                  if self.biases else np.zeros(n))
+        B = self.V_ * np.sqrt(self.d_)
+        target = residual - biases[users]
+        vectors = np.zeros((n, self.d_.size))
+        order = np.argsort(users, kind="stable")
+        bounds = np.searchsorted(users[order], np.arange(n + 1))
+        for u in range(n):
+            rows = order[bounds[u]:bounds[u + 1]]
+            Bu = B[items[rows]]
+            vectors[u] = np.linalg.solve(Bu.T @ Bu + self.lam_ * np.eye(B.shape[1]),
+                                         Bu.T @ target[rows])
+        return biases, vectors
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path):
+        """Write the fitted model to ``path`` (``.npz``)."""
+        self._check_fitted()
+        meta = {"format": "fastsvd.SoftImpute", "version": FORMAT_VERSION,
+                "params": {k: v for k, v in self.get_params().items() if k != "callback"},
+                "lam_": self.lam_, "lambda0_": self.lambda0_, "n_iter_": self.n_iter_,
+                "converged_": self.converged_, "rating_range_": self.rating_range_,
+                "input_kind_": self.input_kind_, "history_": self.history_}
+        np.savez(Path(path), meta=np.array(json.dumps(meta)), mean=np.array(self.mean_),
+                 user_bias=self.user_bias_, item_bias=self.item_bias_, U=self.U_, d=self.d_,
+                 V=self.V_, user_ids=self.user_ids_, item_ids=self.item_ids_)
+
+    @classmethod
+    def load(cls, path) -> SoftImpute:
+        """Read a model written by :meth:`save`; other files fail with ValueError."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                arrays = {name: data[name] for name in data.files if name != "meta"}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{str(path)!r} is not a readable SoftImpute model file "
+                             f"(truncated or not written by SoftImpute.save): {exc}") from None
+        if meta.get("format") != "fastsvd.SoftImpute":
+            raise ValueError(f"{str(path)!r} is not a SoftImpute model file.")
+        if meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{str(path)!r} was written by model format version "
+                             f"{meta.get('version')}; this fastsvd reads version "
+                             f"{FORMAT_VERSION}. Refit and save the model again.")
+        model = cls(**meta["params"])
+        model.mean_ = float(arrays["mean"])
+        model.user_bias_, model.item_bias_ = arrays["user_bias"], arrays["item_bias"]
+        model.U_, model.d_, model.V_ = arrays["U"], arrays["d"], arrays["V"]
+        model.user_ids_, model.item_ids_ = arrays["user_ids"], arrays["item_ids"]
+        for name in ("lam_", "lambda0_", "n_iter_", "converged_", "input_kind_", "history_"):
+            setattr(model, name, meta[name])
+        model.rating_range_ = tuple(meta["rating_range_"])
+        return model
+
+    def get_params(self) -> dict:
+        names = ("rank", "lam", "method", "biases", "damping", "tol", "max_iter", "clip",
+                 "validation_fraction", "random_state", "n_threads", "verbose", "callback")
+        return {name: getattr(self, name) for name in names}
+
+    def _check_fitted(self):
+        if not hasattr(self, "U_"):
+            raise ValueError("this SoftImpute is not fitted yet; call fit(ratings) first.")
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
+                           if k in ("rank", "lam", "method"))
+        return f"SoftImpute({params})"
+
+
+def lambda0(X, *, biases=True, damping=5.0, random_state=None) -> float:
+    """The smallest ``lam`` for which soft-impute's low-rank part is zero (R's
+    ``lambda0``): the largest singular value of the observed ratings after the
+    bias model (``biases``, ``damping`` as in :class:`SoftImpute`) is removed."""
+    model = SoftImpute(biases=biases, damping=damping)
+    ratings = as_ratings(X)
+    with threads(None, single_threaded_blas=True):
+        observed, _ = _centred(ratings, model)
+        return _softimpute.lambda0(observed, check_random_state(random_state))
+
+
+def soft_impute_path(X, lams=None, *, n_lambdas=10, min_ratio=0.05, **params):
+    """Fit soft-impute along a decreasing path of ``lam``, warm-starting each
+    fit from the previous one (cheap: solutions change little between steps).
+
+    ``lams`` defaults to ``n_lambdas`` values spaced geometrically from
+    ``lambda0`` down to ``min_ratio * lambda0``. ``params`` go to
+    :class:`SoftImpute` (``lam`` excepted). Returns the fitted models in path
+    order.
+    """
+    if "lam" in params:
+        raise TypeError("soft_impute_path takes lams=..., not lam=.")
+    template = SoftImpute(lam=0.0, **params)
+    ratings = as_ratings(X)
+    template._check_params(ratings)
+    rng = check_random_state(template.random_state)
+    models, start = [], None
+    with threads(check_n_threads(template.n_threads), single_threaded_blas=True):
+        observed, bias = _centred(ratings, template)
+        lam0 = _softimpute.lambda0(observed, rng)
+        if lams is None:
+            lams = lam0 * np.geomspace(1.0, min_ratio, check_count(n_lambdas, name="n_lambdas",
+                                                                 minimum=1))
+        for lam in sorted((float(v) for v in lams), reverse=True):
+            if not lam >= 0:
+                raise ValueError(f"every lam must be >= 0, got {lam}.")
+            # At and above lambda0 the answer is known (zero); ALS would only
+            # creep towards it, so the path does not spend iterations there.
+            factors = (_softimpute.zero(observed) if lam >= lam0
+                       else template._fit(observed, lam, rng, start, template.tol))
+            start = factors if factors.d.size else None
+            model = SoftImpute(lam=lam, **params)
+            model._set_state(X, ratings, bias, lam, lam0, factors)
+            models.append(model)
+    return models
+
+
+def as_ratings(X):
+    """A :class:`fastsvd.ratings.Ratings` from the accepted input kinds."""
+    from .ratings import Ratings
+
+    if isinstance(X, Ratings):
+        return X
+    if sp.issparse(X):
+        return Ratings.from_sparse(X)
+    if type(X).__module__.startswith("pandas"):
+        return Ratings.from_dataframe(X)
+    raise TypeError(f"ratings must be a fastsvd.ratings.Ratings, a pandas DataFrame (user, "
+                    f"item, rating columns) or a scipy.sparse matrix; got {type(X).__name__}.")
+
+
+def _centred(ratings, params):
+    """The ratings minus the damped bias model, as a CSR operator, and the biases."""
+    csr = ratings.csr
+    observed = CSROperator(csr.indptr, csr.indices, csr.data, csr.shape)
+    m, n = ratings.shape
+    mean = float(np.mean(ratings.values, dtype=np.float64)) if params.biases else 0.0
+    user_bias, item_bias = np.zeros(m), np.zeros(n)
+    if params.biases:
+        user_count = np.diff(csr.indptr).astype(np.float64)
+        item_count = np.bincount(csr.indices, minlength=n).astype(np.float64)
+        ones_m, ones_n = np.ones((m, 1)), np.ones((n, 1))
+        for _ in range(10):
+            # sums of x - mean - item_bias per user, then of x - mean - user_bias per item
+            sums = observed.residual_times(np.c_[np.full(m, mean), ones_m],
+                                           np.c_[ones_n, item_bias], ones_n)[0][:, 0]
+            user_bias = sums / (user_count + params.damping)
+            sums = observed.residual_rtimes(np.c_[mean + user_bias, ones_m],
+                                            np.c_[ones_n, np.zeros(n)], ones_m)[0][:, 0]
+            item_bias = sums / (item_count + params.damping)
+    centred = observed.residual(np.c_[mean + user_bias, np.ones(m)], np.c_[np.ones(n), item_bias])
+    return observed.with_values(centred), (mean, user_bias, item_bias)
+
+
+def _predict(bias, factors, rows, cols, clip, chunk=1 << 20):
+    """Predictions for index pairs; -1 marks an unknown user or item."""
+    mean, user_bias, item_bias = bias
+    known_row, known_col = rows >= 0, cols >= 0
+    out = np.full(rows.size, mean, dtype=np.float64)
+    out[known_row] += user_bias[rows[known_row]]
+    out[known_col] += item_bias[cols[known_col]]
+    both = np.nonzero(known_row & known_col)[0]
+    U = factors.U * factors.d
+    for start in range(0, both.size, chunk):
+        sel = both[start:start + chunk]
+        out[sel] += np.einsum("ij,ij->i", U[rows[sel]], factors.V[cols[sel]])
+    return np.clip(out, *clip) if clip else out
+
+
+def _rmse(truth, predicted):
+    return float(np.sqrt(np.mean((np.asarray(truth, dtype=np.float64) - predicted) ** 2)))
