@@ -24,6 +24,17 @@ from ._svd import (
     svd,
 )
 from ._validation import as_operator
+from .apps import (
+    LSA,
+    choose_rank,
+    compress_image,
+    factorize_layer,
+    lora_factorize,
+    lora_parameter_count,
+    low_rank_approximation,
+    lstsq,
+    pinv,
+)
 
 __version__ = "0.1.0"
 
@@ -37,6 +48,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastsvd' has no attribute {name!r}")
 
 __all__ = [
+    "LSA",
     "PCA",
     "CSROperator",
     "CenteredOperator",
@@ -49,8 +61,16 @@ __all__ = [
     "TransposedOperator",
     "TruncatedSVD",
     "as_operator",
+    "choose_rank",
+    "compress_image",
     "deflation_pca",
+    "factorize_layer",
     "krylov_svd",
+    "lora_factorize",
+    "lora_parameter_count",
+    "low_rank_approximation",
+    "lstsq",
+    "pinv",
     "power_iteration",
     "randomized_range_finder",
     "randomized_svd",
