@@ -2,7 +2,8 @@
 
 Numba kernels for sparse block products, one operator protocol, and the
 algorithms written once against it: power iteration and deflation,
-randomized range finding and randomized SVD, and block Krylov SVD.
+randomized range finding and randomized SVD, and block Krylov SVD; soft-impute
+matrix completion over sparse ratings; the classic applications of the SVD.
 """
 
 from ._operators import (
@@ -35,16 +36,22 @@ from .apps import (
     lstsq,
     pinv,
 )
+from .impute import SoftImpute, lambda0, soft_impute_path
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # The estimators need scikit-learn; import it only when they are asked for.
+    # Imported on first use: the estimators need scikit-learn, and the ratings
+    # readers define numba kernels (numba's import alone takes ~0.1 s).
     if name in ("PCA", "TruncatedSVD"):
         from . import decomposition
 
         return getattr(decomposition, name)
+    if name in ("Ratings", "load_ratings"):
+        from . import ratings
+
+        return getattr(ratings, name)
     raise AttributeError(f"module 'fastsvd' has no attribute {name!r}")
 
 __all__ = [
@@ -57,7 +64,9 @@ __all__ = [
     "DenseOperator",
     "LinearOperatorAdapter",
     "Operator",
+    "Ratings",
     "SVDResult",
+    "SoftImpute",
     "TransposedOperator",
     "TruncatedSVD",
     "as_operator",
@@ -66,6 +75,8 @@ __all__ = [
     "deflation_pca",
     "factorize_layer",
     "krylov_svd",
+    "lambda0",
+    "load_ratings",
     "lora_factorize",
     "lora_parameter_count",
     "low_rank_approximation",
@@ -74,5 +85,6 @@ __all__ = [
     "power_iteration",
     "randomized_range_finder",
     "randomized_svd",
+    "soft_impute_path",
     "svd",
 ]

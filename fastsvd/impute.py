@@ -251,16 +251,18 @@ class SoftImpute:
 
     # -------------------------------------------------------------- persistence
     def save(self, path):
-        """Write the fitted model to ``path`` (``.npz``)."""
+        """Write the fitted model to ``path`` (an ``.npz`` archive, written at
+        exactly that path)."""
         self._check_fitted()
         meta = {"format": "fastsvd.SoftImpute", "version": FORMAT_VERSION,
                 "params": {k: v for k, v in self.get_params().items() if k != "callback"},
                 "lam_": self.lam_, "lambda0_": self.lambda0_, "n_iter_": self.n_iter_,
                 "converged_": self.converged_, "rating_range_": self.rating_range_,
                 "input_kind_": self.input_kind_, "history_": self.history_}
-        np.savez(Path(path), meta=np.array(json.dumps(meta)), mean=np.array(self.mean_),
-                 user_bias=self.user_bias_, item_bias=self.item_bias_, U=self.U_, d=self.d_,
-                 V=self.V_, user_ids=self.user_ids_, item_ids=self.item_ids_)
+        with open(path, "wb") as file:  # exactly at ``path``: np.savez would add ".npz"
+            np.savez(file, meta=np.array(json.dumps(meta)), mean=np.array(self.mean_),
+                     user_bias=self.user_bias_, item_bias=self.item_bias_, U=self.U_,
+                     d=self.d_, V=self.V_, user_ids=self.user_ids_, item_ids=self.item_ids_)
 
     @classmethod
     def load(cls, path) -> SoftImpute:

@@ -13,6 +13,7 @@ import pytest
 
 from fastsvd.benchmark import runner
 from fastsvd.benchmark.contenders import accuracy, frobenius_excess
+from fastsvd.benchmark.report import compare_results, format_table
 from fastsvd.cli import main
 
 
@@ -71,6 +72,29 @@ def test_runner_on_tiny_preset_writes_valid_json(tmp_path, monkeypatch):
         for run in workload["runs"]:
             assert run["seconds"] > 0 and 0 <= run["accuracy"] < 10
     assert "Accuracy <= 0.01" in (tmp_path / "report.md").read_text()
+    if importlib.util.find_spec("matplotlib"):
+        for name in ("time-vs-accuracy", "speed-ratios", "spectrum"):
+            assert (tmp_path / f"{name}-netflix-tiny.png").stat().st_size > 1000
+
+
+def test_completion_runs_soft_impute_and_compares_results(tmp_path):
+    results = runner.run_benchmark("tiny", contenders=["fastsvd SoftImpute als"], repeats=1,
+                                   log=lambda message: None)
+    assert results["workloads"] == []
+    (record,) = results["completion"]
+    (run,) = record["runs"]
+    # The planted noise (0.5) bounds the RMSE from below; even exact biases
+    # leave the planted low-rank signal (std 0.6): sqrt(0.5^2 + 0.6^2) = 0.78.
+    assert record["noise"] <= run["rmse"] < 0.75
+    assert run["seconds_per_iteration"] > 0 and run["folds"][0]["iterations"] > 1
+    report = format_table(results)
+    assert "fastsvd SoftImpute als" in report and "RMSE / noise" in report
+
+    slower = json.loads(json.dumps(results))
+    slower["completion"][0]["runs"][0]["seconds"] *= 2
+    lines, regressions = compare_results(results, slower)
+    assert regressions == 1 and "REGRESSION" in "\n".join(lines)
+    assert compare_results(results, results)[1] == 0
 
 
 def test_missing_peer_is_skipped_not_fatal(tmp_path, monkeypatch):
@@ -92,3 +116,21 @@ def test_cli_rejects_bad_arguments(capsys):
     assert "unknown preset 'huge'" in capsys.readouterr().err
     assert main(["bench", "--preset", "tiny", "--contender", "nope"]) == 2
     assert "unknown contenders ['nope']" in capsys.readouterr().err
+
+
+def test_compare_command_flags_regressions(tmp_path, capsys):
+    base = {"workloads": [{"name": "w", "summary": [
+        {"tier": 0.01, "times": {"fastsvd krylov": 1.0, "peer": 3.0}}]}], "completion": []}
+    slower = json.loads(json.dumps(base))
+    slower["workloads"][0]["summary"][0]["times"]["fastsvd krylov"] = 1.5
+    del slower["workloads"][0]["summary"][0]["times"]["peer"]
+    paths = []
+    for name, data in (("old.json", base), ("new.json", slower)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(data))
+    assert main(["compare", str(paths[0]), str(paths[0])]) == 0
+    assert main(["compare", *map(str, paths)]) == 1
+    out = capsys.readouterr().out
+    assert "2 regression(s)" in out and "not reached" in out
+    assert main(["compare", str(tmp_path / "missing.json"), str(paths[0])]) == 2
+    assert "missing.json" in capsys.readouterr().err

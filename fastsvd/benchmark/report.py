@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .completion import format_completion
+
 
 def _fmt_time(seconds):
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
@@ -44,8 +46,10 @@ def headline(entry):
         return "no contender reached this accuracy"
     text = f"fastest: {entry['fastest']}"
     if "speedup_vs_fastest_peer" in entry:
-        text += (f"; fastsvd ({entry['fastsvd_best']}) is "
-                 f"{entry['speedup_vs_fastest_peer']:.1f}x faster than the fastest peer "
+        ratio = entry["speedup_vs_fastest_peer"]
+        relation = (f"{ratio:.1f}x faster than" if ratio >= 1
+                    else f"{1 / ratio:.1f}x slower than")
+        text += (f"; fastsvd ({entry['fastsvd_best']}) is {relation} the fastest peer "
                  f"({entry['fastest_peer']})")
     return text
 
@@ -102,7 +106,20 @@ def format_table(results) -> str:
         for skip in w["skipped"]:
             lines.append(f"  skipped {skip['contender']}: {skip['reason']}")
         lines.append("")
+    for record in results.get("completion", ()):
+        lines.append(_completion_title(record))
+        if record["runs"]:
+            lines += ["  " + line for line in format_completion(record)]
+        for skip in record["skipped"]:
+            lines.append(f"  skipped {skip['contender']}: {skip['reason']}")
+        lines.append("")
     return "\n".join(lines)
+
+
+def _completion_title(record):
+    size = (f": {record['n_users']:,} users x {record['n_items']:,} items, "
+            f"{record['n_train']:,} training ratings" if "n_users" in record else "")
+    return f"completion {record['name']} ({record['description']}){size}"
 
 
 def _blas_threads(threads):
@@ -123,7 +140,7 @@ def format_markdown(results, command="fastsvd bench") -> str:
              f"Machine: {m['cpu']}, {m['cores']} cores, "
              f"{_fmt_bytes(m['memory_bytes'])}; {m['platform']}; Python {m['python']}.", "",
              f"Threads: numba {t['numba_threads']}, BLAS {_blas_threads(t)}"
-             " (the same for every contender). Times are medians of {results['repeats']} runs,"
+             f" (the same for every contender). Times are medians of {results['repeats']} runs,"
              " compile time excluded.", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v),
              "",
@@ -146,14 +163,84 @@ def format_markdown(results, command="fastsvd bench") -> str:
         if w["skipped"]:
             lines += ["Skipped: " + "; ".join(f"{s['contender']} ({s['reason']})"
                                               for s in w["skipped"]), ""]
+        lines += [f"![time vs accuracy](time-vs-accuracy-{w['name']}.png) "
+                  f"![speed ratios](speed-ratios-{w['name']}.png) "
+                  f"![spectrum](spectrum-{w['name']}.png)", ""]
+    if results.get("completion"):
+        lines += ["## Matrix completion", "",
+                  "Soft-impute (lambda chosen on a validation split of each training set, "
+                  "never on the test ratings) against scikit-surprise; mean test RMSE over "
+                  "the folds. Time per iteration is the median over the whole fit, lambda "
+                  "search included.", ""]
+    for record in results.get("completion", ()):
+        lines += [f"### {_completion_title(record)}", ""]
+        if record["runs"]:
+            lines += [*format_completion(record), ""]
+        if record["skipped"]:
+            lines += ["Skipped: " + "; ".join(f"{s['contender']} ({s['reason']})"
+                                              for s in record["skipped"]), ""]
     return "\n".join(lines)
 
 
-def write_results(results, directory, command="fastsvd bench") -> dict:
-    """Write ``results.json`` and ``report.md``; return their paths."""
+def write_results(results, directory, command="fastsvd bench", *, plots=True) -> dict:
+    """Write ``results.json``, ``report.md`` and (with matplotlib) the PNG
+    plots; return their paths (``plots``: a list, empty without matplotlib)."""
+    from .plots import write_plots
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {"json": directory / "results.json", "markdown": directory / "report.md"}
     paths["json"].write_text(json.dumps(results, indent=1, default=float))
     paths["markdown"].write_text(format_markdown(results, command))
+    paths["plots"] = write_plots(results, directory) if plots else []
     return paths
+
+
+def compare_results(old, new, *, threshold=0.15) -> tuple[list[str], int]:
+    """Compare two results dicts (e.g. before and after a change).
+
+    Matches runs by workload, accuracy tier and contender (and completion
+    runs by workload and contender). A time that grew by more than
+    ``threshold`` (relative; timing noise on a busy 2-core machine is about
+    10%), a tier a contender no longer reaches, or a test RMSE that grew by
+    more than 0.2% is a regression. Returns ``(report lines, regressions)``.
+    """
+    lines, regressions = [], 0
+
+    def check(label, before, after, worse):
+        nonlocal regressions
+        flag = "REGRESSION" if worse else ""
+        regressions += bool(worse)
+        lines.append(f"{label:70s} {before:>12s} -> {after:>12s} {flag}")
+
+    old_tiers = {(w["name"], e["tier"]): e for w in old.get("workloads", ())
+                 for e in w["summary"]}
+    for w in new.get("workloads", ()):
+        for entry in w["summary"]:
+            before = old_tiers.get((w["name"], entry["tier"]))
+            if before is None:
+                continue
+            for name in sorted(set(before["times"]) | set(entry["times"])):
+                t0, t1 = before["times"].get(name), entry["times"].get(name)
+                label = f"{w['name']} acc<={entry['tier']:g} {name}"
+                if t0 is None:
+                    check(label, "-", _fmt_time(t1), False)
+                elif t1 is None:
+                    check(label, _fmt_time(t0), "not reached", True)
+                else:
+                    check(label, _fmt_time(t0), _fmt_time(t1), t1 > t0 * (1 + threshold))
+    old_runs = {(r["name"], run["contender"]): run for r in old.get("completion", ())
+                for run in r["runs"]}
+    for record in new.get("completion", ()):
+        for run in record["runs"]:
+            before = old_runs.get((record["name"], run["contender"]))
+            if before is None:
+                continue
+            label = f"{record['name']} {run['contender']}"
+            check(label + " RMSE", f"{before['rmse']:.4f}", f"{run['rmse']:.4f}",
+                  run["rmse"] > before["rmse"] * 1.002)
+            check(label + " fit", _fmt_time(before["seconds"]), _fmt_time(run["seconds"]),
+                  run["seconds"] > before["seconds"] * (1 + threshold))
+    if not lines:
+        lines.append("nothing to compare: the two results share no workload")
+    return lines, regressions

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from .completion import COMPLETION_CONTENDERS, COMPLETION_PRESETS, run_completion
 from .contenders import CONTENDERS, accuracy, frobenius_excess
 from .workloads import PRESETS, SWEEP
 
@@ -33,22 +34,30 @@ def run_benchmark(preset="quick", *, contenders=None, repeats=3, n_threads=None,
     measured in one more run. Compile time is excluded by a warm-up on a
     slice of the matrix.
 
+    Then runs the preset's matrix-completion workloads (soft-impute against
+    scikit-surprise, see :mod:`fastsvd.benchmark.completion`).
+
     Returns a JSON-ready dict: machine, versions, thread settings, and per
-    workload every run plus a per-tier summary.
+    workload every run plus a per-tier summary; ``completion`` holds the
+    matrix-completion records.
     """
     log = log or _stderr
     names = set(contenders) if contenders else None
     chosen = [c for c in CONTENDERS if names is None or c.name in names]
-    if names and len(chosen) != len(names):
-        unknown = names - {c.name for c in chosen}
-        raise ValueError(f"unknown contenders {sorted(unknown)}; choose from "
-                         f"{[c.name for c in CONTENDERS]}")
+    known = [c.name for c in (*CONTENDERS, *COMPLETION_CONTENDERS)]
+    if names and not names <= set(known):
+        raise ValueError(f"unknown contenders {sorted(names - set(known))}; choose from "
+                         f"{known}")
+    completion = [c for c in COMPLETION_CONTENDERS if names is None or c.name in names]
     threads = _set_threads(n_threads)
     results = {"preset": preset, "machine": machine_info(), "versions": versions(),
-               "threads": threads, "repeats": repeats, "workloads": []}
+               "threads": threads, "repeats": repeats, "workloads": [], "completion": []}
     for workload in PRESETS[preset]:
-        results["workloads"].append(
-            _run_workload(workload, chosen, repeats, Path(cache_dir or _default_cache()), log))
+        if chosen:
+            results["workloads"].append(_run_workload(
+                workload, chosen, repeats, Path(cache_dir or _default_cache()), log))
+    for workload in COMPLETION_PRESETS.get(preset, ()) if completion else ():
+        results["completion"].append(run_completion(workload, completion, log=log))
     return results
 
 
@@ -325,7 +334,8 @@ def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("fastsvd", "numpy", "scipy", "numba", "scikit-learn", "fbpca"):
+    for name in ("fastsvd", "numpy", "scipy", "numba", "scikit-learn", "scikit-surprise",
+                 "fbpca"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
