@@ -65,15 +65,18 @@ def _surprise(algorithm):
         import pandas as pd
         import surprise
 
-        frame = pd.DataFrame({"user": train.users, "item": train.items,
+        # Raw ids: the train and test Ratings may index users and items differently.
+        frame = pd.DataFrame({"user": train.user_ids[train.users],
+                              "item": train.item_ids[train.items],
                               "rating": train.values.astype(np.float64)})
         low, high = float(train.values.min()), float(train.values.max())
         data = surprise.Dataset.load_from_df(frame, surprise.Reader(rating_scale=(low, high)))
         model = (surprise.SVD(random_state=seed) if algorithm == "SVD"
                  else surprise.BaselineOnly(verbose=False))
         model.fit(data.build_full_trainset())
-        predictions = np.array([model.predict(int(u), int(i)).est
-                                for u, i in zip(test.users, test.items, strict=True)])
+        users, items = test.user_ids[test.users].tolist(), test.item_ids[test.items].tolist()
+        predictions = np.array([model.predict(u, i).est
+                                for u, i in zip(users, items, strict=True)])
         return predictions, {}
     return fit_predict
 
