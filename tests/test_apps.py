@@ -129,7 +129,7 @@ LECTURE_VOCABULARY = ["romeo", "juliet", "happy", "dagger", "live", "die", "free
 
 
 def _lecture_lsa():
-    return fastsvd.LSA(k=2, weighting="count", vocabulary=LECTURE_VOCABULARY,
+    return fastsvd.LSA(k=2, weighting="count", vocabulary=LECTURE_VOCABULARY, random_state=0,
                        lemmas={"died": "die", "dies": "die"}).fit(LECTURE_DOCS)
 
 
@@ -151,9 +151,19 @@ def test_lsa_fold_in_and_precomputed_matrix():
     lsa = _lecture_lsa()
     folded = lsa.transform(LECTURE_DOCS)
     np.testing.assert_allclose(folded, lsa.doc_vectors_, atol=1e-12)
-    counts = sp.csr_matrix(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1]], float))
-    other = fastsvd.LSA(k=2, weighting="count").fit(counts, vocabulary=["a", "b", "c"])
-    assert other.query(["a"])[0][0] in (0, 2)
+    # A precomputed terms x documents matrix with distinct singular values
+    # (a repeated one would make the rank-2 subspace, and the ranking, arbitrary).
+    X = np.array([[3, 0, 1, 0], [1, 2, 0, 0], [0, 1, 2, 1], [0, 0, 1, 3]], float)
+    other = fastsvd.LSA(k=2, weighting="count", random_state=0).fit(
+        sp.csr_matrix(X), vocabulary=["a", "b", "c", "d"])
+    U, s, Vt = np.linalg.svd(X)
+    query = (U[0, :2] * s[:2] + U[1, :2] * s[:2]) / 2  # mean of the terms a and b
+    docs = Vt[:2].T * s[:2]
+    cosine = docs @ query / (np.linalg.norm(docs, axis=1) * np.linalg.norm(query))
+    ranking = other.query(["a", "b"])
+    assert [d for d, _ in ranking] == list(np.argsort(-cosine))
+    np.testing.assert_allclose([score for _, score in ranking], np.sort(cosine)[::-1],
+                               atol=1e-10)
 
 
 def test_tokenizer():
