@@ -67,6 +67,15 @@ def _sklearn_randomized(A, k, n_iter, seed):
     return randomized_svd(A, k, n_iter=n_iter, random_state=seed)
 
 
+def _sklearn_truncated_svd(A, k, n_iter, seed):
+    from sklearn.decomposition import TruncatedSVD
+
+    model = TruncatedSVD(k, n_iter=n_iter, random_state=seed)
+    US = model.fit_transform(A)
+    s = model.singular_values_
+    return US / s, s, model.components_
+
+
 def _svds(solver):
     def run(A, k, tol, seed):
         U, s, Vt = svds(A, k=k, tol=tol, solver=solver, random_state=seed)
@@ -95,6 +104,8 @@ CONTENDERS = (
     Contender("fastsvd randomized", "fastsvd", _fastsvd_randomized, N_ITER_LADDER, "n_iter"),
     Contender("fastsvd power", "fastsvd", _fastsvd("power"), TOL_LADDER[:8], "tol"),
     Contender("sklearn randomized_svd", "scikit-learn", _sklearn_randomized, N_ITER_LADDER,
+              "n_iter", requires="sklearn", install="scikit-learn"),
+    Contender("sklearn TruncatedSVD", "scikit-learn", _sklearn_truncated_svd, N_ITER_LADDER,
               "n_iter", requires="sklearn", install="scikit-learn"),
     Contender("scipy svds arpack", "scipy", _svds("arpack"), SVDS_TOL_LADDER, "tol"),
     Contender("scipy svds propack", "scipy", _svds("propack"), SVDS_TOL_LADDER, "tol"),
