@@ -58,9 +58,16 @@ class LSA:
 
     Examples
     --------
-    >>> lsa = LSA(k=2, weighting="count").fit(["romeo and juliet", "juliet dagger",
-    ...                                        "romeo dagger", "live free or die"])
-    >>> lsa.query("dagger")[0][0] in (1, 2)
+    The lecture's example: five documents, eight terms, k = 2.
+
+    >>> docs = ["Romeo and Juliet.", "Juliet: O happy dagger!", "Romeo died by dagger.",
+    ...         "'Live free or die', that's the New-Hampshire's motto.",
+    ...         "Did you know, New-Hampshire is in New-England."]
+    >>> terms = ["romeo", "juliet", "happy", "dagger", "live", "die", "free", "new-hampshire"]
+    >>> lsa = LSA(k=2, weighting="count", vocabulary=terms, random_state=0,
+    ...           lemmas={"died": "die", "dies": "die"}).fit(docs)
+    >>> ranking = [d for d, score in lsa.query("dies, dagger")]
+    >>> ranking.index(0) < ranking.index(4)   # d1 ranks above d5
     True
     """
 
