@@ -19,8 +19,12 @@ from ._validation import check_choice, check_count, check_random_state
 FORMAT_VERSION = 1
 #: Fractions of lambda0 tried (largest first, warm-started) when ``lam="auto"``.
 LAMBDA_FRACTIONS = (0.6, 0.5, 0.42, 0.35, 0.3, 0.25, 0.2, 0.16, 0.13, 0.1, 0.08, 0.065, 0.05,
-                    0.04, 0.03, 0.02)
-
+                    0.04, 0.03, 0.024, 0.018, 0.013, 0.01)
+#: Stopping tolerance of each fit on the ``lam="auto"`` path (the final refit
+#: uses ``tol``): the validation RMSE needs only approximate solutions. On
+#: MovieLens-100K and 1M synthetic ratings it halves the fit time and picks
+#: the same lambda as 1e-5; 1e-3 picked a worse one.
+PATH_TOL = 1e-4
 
 class SoftImpute:
     """Low-rank matrix completion of sparse ratings (soft-impute), never densified.
@@ -41,8 +45,9 @@ class SoftImpute:
         path ``lam = f * lambda0`` for ``f`` in :data:`LAMBDA_FRACTIONS`
         (``lambda0`` is the smallest ``lam`` giving ``Z = 0``), keeps the
         fraction with the best validation RMSE and refits on all the ratings
-        with that fraction of their own ``lambda0``. The test data are never
-        looked at.
+        with that fraction of their own ``lambda0``. Fits on the path stop at
+        a relative change of :data:`PATH_TOL` (or ``tol`` if looser); the
+        refit uses ``tol``. The test data are never looked at.
     method : {"als", "svd"}
         softImpute-ALS (faster) or the original soft-thresholded SVD
         iteration; both minimise the same objective.
@@ -141,7 +146,7 @@ class SoftImpute:
         self.validation_ = {}
         best, best_rmse, start, best_start, worse = None, np.inf, None, None, 0
         for fraction in LAMBDA_FRACTIONS:
-            start = self._fit(observed, fraction * lam0, rng, start, self.tol)
+            start = self._fit(observed, fraction * lam0, rng, start, max(self.tol, PATH_TOL))
             rmse = _rmse(valid.values, _predict(bias, start, valid.users, valid.items, clip))
             self.validation_[fraction] = rmse
             if rmse < best_rmse:
