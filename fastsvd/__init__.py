@@ -52,6 +52,10 @@ def __getattr__(name):
         from . import ratings
 
         return getattr(ratings, name)
+    if name in ("datasets", "ratings"):  # submodules, importable as attributes
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'fastsvd' has no attribute {name!r}")
 
 __all__ = [

@@ -134,3 +134,13 @@ def test_compare_command_flags_regressions(tmp_path, capsys):
     assert "2 regression(s)" in out and "not reached" in out
     assert main(["compare", str(tmp_path / "missing.json"), str(paths[0])]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_submodules_and_lazy_names_are_attributes():
+    import fastsvd
+
+    assert callable(fastsvd.datasets.make_netflix_like)
+    assert callable(fastsvd.ratings.rmse)
+    assert fastsvd.Ratings is fastsvd.ratings.Ratings
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = fastsvd.nope
