@@ -52,7 +52,7 @@ def __getattr__(name):
         from . import ratings
 
         return getattr(ratings, name)
-    if name in ("datasets", "ratings"):  # submodules, importable as attributes
+    if name in ("datasets", "ratings", "distributed"):  # submodules, importable as attributes
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

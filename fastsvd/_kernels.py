@@ -23,6 +23,7 @@ import numpy as np
 from numba import prange
 
 from ._numba import jit
+from ._random import uniform
 
 
 def balanced_row_chunks(indptr: np.ndarray, n_chunks: int) -> np.ndarray:
@@ -200,6 +201,17 @@ def csr_residual(indptr, indices, values, own, other, row_chunks, out):
             for p in range(indptr[i], indptr[i + 1]):
                 out[p] = values[p] - _dot(a, other[indices[p]])
 
+
+@jit(parallel=True)
+def csr_holdout_mask(indptr, indices, first_row, key, fraction, out):
+    """``out[p] = uniform(key, first_row + i, j) < fraction`` for the stored
+    entry ``p = (i, j)``: a counter-based coin per entry, so the entries it
+    picks depend on their global position, not on how the rows are split
+    into blocks or threads."""
+    for i in prange(indptr.size - 1):
+        row = first_row + i
+        for p in range(indptr[i], indptr[i + 1]):
+            out[p] = uniform(key, row, indices[p]) < fraction
 
 
 @jit(parallel=True)

@@ -18,8 +18,34 @@ _ROW_SLAB = 1 << 15  # rows per float64 slab of a float32 Gram matrix
 _MAX_CHOLESKY_COND = 1e6
 
 
+def is_local(Y) -> bool:
+    """Whether the block is an in-memory numpy array."""
+    return isinstance(Y, np.ndarray)
+
+
+def to_local(Y):
+    """The block as a numpy array (gathered if it is held elsewhere)."""
+    return Y if is_local(Y) else Y.to_numpy()
+
+
+def column_stack(blocks):
+    """Side-by-side concatenation of tall blocks with the same rows."""
+    if all(is_local(Y) for Y in blocks):
+        return np.column_stack(blocks)
+    return blocks[0].hstack(blocks[1:])
+
+
+def inner(Y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """``Y.T @ Z`` (float64) for two tall blocks with the same rows."""
+    if not is_local(Y):
+        return Y.inner(Z)
+    return np.asarray(Y.T @ Z, dtype=np.float64)
+
+
 def gram(Y: np.ndarray) -> np.ndarray:
     """``Y.T @ Y`` in float64 (accumulated over row slabs for float32 ``Y``)."""
+    if not is_local(Y):
+        return Y.gram()
     if Y.dtype == np.float64:
         return Y.T @ Y
     G = np.zeros((Y.shape[1], Y.shape[1]))
@@ -68,6 +94,8 @@ def _cholesky_factor(G: np.ndarray):
 
 
 def _householder(Y):
+    if not is_local(Y):
+        return Y.qr()  # TSQR
     Q, R = np.linalg.qr(Y.astype(np.float64, copy=False))
     return Q.astype(Y.dtype, copy=False), R
 
@@ -82,6 +110,9 @@ def normalize(Y: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     if method == "QR":
         return orthonormalize(Y)
     if method == "LU":
+        if not is_local(Y):
+            raise ValueError("power_iteration_normalizer='LU' needs the whole long-side block in "
+                             "memory; use 'QR' (the default) for distributed input.")
         PL, U = scipy.linalg.lu(Y, permute_l=True, check_finite=False)
         return PL, U.astype(np.float64)
     return Y, np.eye(Y.shape[1])

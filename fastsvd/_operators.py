@@ -35,6 +35,10 @@ class Operator:
     #: Whether products run numba kernels (then BLAS work beside them is kept
     #: single-threaded, see :func:`fastsvd._numba.threads`).
     uses_numba = False
+    #: Whether the rows are held elsewhere (a cluster): ``matmat`` then
+    #: returns a tall block that stays there (see :mod:`fastsvd._linalg`) and
+    #: the problem is never transposed.
+    distributed = False
 
     def matmat(self, X: np.ndarray) -> np.ndarray:
         """Return ``A @ X`` for a block ``X`` of shape ``(n, k)``."""
@@ -130,6 +134,57 @@ class CSROperator(Operator):
         twin = CSROperator(self.indptr, self.indices, values, self.shape)
         twin._chunks = self._chunks
         return twin
+
+    def row_counts(self) -> np.ndarray:
+        """Stored entries per row (float64)."""
+        return np.diff(self.indptr).astype(np.float64)
+
+    def column_counts(self) -> np.ndarray:
+        """Stored entries per column (float64)."""
+        signed = self.indices.view(np.int32 if self.indices.itemsize == 4 else np.int64)
+        return np.bincount(signed, minlength=self.shape[1]).astype(np.float64)
+
+    def value_range(self) -> tuple[float, float]:
+        """Smallest and largest stored value."""
+        return float(self.data.min()), float(self.data.max())
+
+    def holdout(self, fraction: float, key: np.uint64, first_row: int = 0):
+        """Split the stored entries into ``(kept, held_out)`` operators of the
+        same shape. Entry ``(i, j)`` is held out with probability ``fraction``
+        by a coin that depends only on ``(key, first_row + i, j)``, so a matrix
+        split into row blocks (``first_row`` the block's first row) gives the
+        same split as the whole."""
+        from ._kernels import csr_holdout_mask
+
+        mask = np.empty(self.nnz, dtype=np.bool_)
+        csr_holdout_mask(self.indptr, self.indices, int(first_row), key, float(fraction), mask)
+        return self._select(~mask), self._select(mask)
+
+    def _select(self, keep):
+        ends = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        return CSROperator(ends[self.indptr], self.indices[keep], self.data[keep], self.shape)
+
+    def offset_row_sums(self, row_offset, column_offset) -> np.ndarray:
+        """Per-row sums of ``x_ij - row_offset[i] - column_offset[j]`` over the
+        stored entries (offsets may be scalars)."""
+        ones = np.ones((self.shape[1], 1))
+        return self.residual_times(*self._offset_model(row_offset, column_offset), ones)[0][:, 0]
+
+    def offset_column_sums(self, row_offset, column_offset) -> np.ndarray:
+        """Per-column sums of ``x_ij - row_offset[i] - column_offset[j]``."""
+        ones = np.ones((self.shape[0], 1))
+        return self.residual_rtimes(*self._offset_model(row_offset, column_offset), ones)[0][:, 0]
+
+    def minus_offsets(self, row_offset, column_offset) -> CSROperator:
+        """The same entries with values ``x_ij - row_offset[i] - column_offset[j]``."""
+        return self.with_values(self.residual(*self._offset_model(row_offset, column_offset)))
+
+    def _offset_model(self, row_offset, column_offset):
+        """``own @ other.T`` with entries ``row_offset[i] + column_offset[j]``."""
+        m, n = self.shape
+        own, other = np.ones((m, 2)), np.ones((n, 2))
+        own[:, 0], other[:, 1] = row_offset, column_offset
+        return own, other
 
     def residual(self, own: np.ndarray, other: np.ndarray) -> np.ndarray:
         """``x_p - own[i] . other[j]`` for every stored entry ``p = (i, j)``:

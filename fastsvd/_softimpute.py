@@ -19,6 +19,14 @@ array, no transposed copy and nothing ``m x n`` is stored.
 
 Both decrease ``f(Z) = 1/2 ||P_Omega(X - Z)||^2 + lam ||Z||_*`` and share its
 minimiser; ``history`` records ``f`` at every iteration.
+
+The user side (``U``, user biases) is touched only through the tall-block
+functions of :mod:`fastsvd._linalg` and the observed operator's methods, and
+nothing here draws random numbers on that side. So the same code runs on a
+:class:`CSROperator` in memory and on ratings split into row blocks on a Dask
+cluster (:mod:`fastsvd.distributed`), where ``U`` stays on the workers and
+only the item side (``n x r``) and ``r x r`` matrices travel; the same seed
+gives the same model either way.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._linalg import orthonormalize, svd_of_tall
+from ._linalg import column_stack, inner, is_local, orthonormalize, svd_of_tall
 from ._operators import CSROperator, SparsePlusLowRankOperator
 from ._randomized import subspace_iteration
 
@@ -58,6 +66,30 @@ def objective(squared_residual: float, d: np.ndarray, lam: float) -> float:
     return 0.5 * squared_residual + lam * float(np.sum(d))
 
 
+def fit_biases(observed: CSROperator, damping: float, n_rounds: int = 10):
+    """Damped bias model: ``mean``, then ``n_rounds`` alternations of
+    ``b_u = sum(x - mean - b_i) / (n_u + damping)`` and
+    ``b_i = sum(x - mean - b_u) / (n_i + damping)``.
+
+    Returns the observed entries minus the model and ``(mean, user_bias,
+    item_bias)``.
+    """
+    user_count, item_count = observed.row_counts(), observed.column_counts()
+    mean = float(np.sum(observed.offset_column_sums(0.0, 0.0))) / float(np.sum(item_count))
+    item_bias = np.zeros(observed.shape[1])
+    for _ in range(n_rounds):
+        user_bias = observed.offset_row_sums(mean, item_bias) / (user_count + damping)
+        item_bias = observed.offset_column_sums(user_bias + mean, 0.0) / (item_count + damping)
+    return observed.minus_offsets(user_bias + mean, item_bias), (mean, user_bias, item_bias)
+
+
+def validation_rmse(held_out: CSROperator, factors: Factors) -> float:
+    """RMSE of ``Z`` on held-out entries (their values already centred)."""
+    zero = np.zeros((held_out.shape[1], 1))
+    squares = held_out.residual_times(factors.U * factors.d, factors.V, zero)[1]
+    return float(np.sqrt(squares / max(held_out.nnz, 1)))
+
+
 def lambda0(observed: CSROperator, rng) -> float:
     """Smallest ``lam`` whose solution is ``Z = 0``: the largest singular value
     of ``P_Omega(X)``."""
@@ -71,7 +103,7 @@ def fit(observed: CSROperator, rank: int, lam: float, *, method: str, tol: float
     """Run soft-impute on the observed entries (a CSR operator) until the
     relative change of ``Z`` between iterations, ``||Z_new - Z||_F^2 /
     ||Z||_F^2``, is below ``tol`` (R's ``thresh``)."""
-    factors = _initial(observed.shape, rank, rng, start, method)
+    factors = _initial(observed, rank, rng, start, method)
     step = _als_step if method == "als" else _svd_step
     for it in range(1, max_iter + 1):
         previous = (factors.U, factors.d, factors.V)
@@ -88,26 +120,32 @@ def fit(observed: CSROperator, rank: int, lam: float, *, method: str, tol: float
     return _drop_zeros(factors)
 
 
-def _initial(shape, rank, rng, start, method):
-    m, n = shape
+def _initial(observed, rank, rng, start, method):
     if start is not None:
-        U, d, V = _resize(start, rank, rng)
-        return Factors(U, d, V)
-    U = orthonormalize(rng.standard_normal((m, rank)))[0]
-    if method == "als":  # Hastie et al.: U random orthonormal, D = I, V = 0
+        return _resize(observed, start, rank, rng)
+    n = observed.shape[1]
+    V = orthonormalize(rng.standard_normal((n, rank)))[0]
+    # U spans X V for a random V (one randomized range-finder step), so the
+    # random numbers are drawn on the item side only.
+    U = orthonormalize(observed.matmat(V).astype(np.float64))[0]
+    if method == "als":  # Hastie et al.: U orthonormal, D = I, V = 0
         return Factors(U, np.ones(rank), np.zeros((n, rank)))
-    return Factors(U, np.zeros(rank), orthonormalize(rng.standard_normal((n, rank)))[0])
+    return Factors(U, np.zeros(rank), V)
 
 
-def _resize(start, rank, rng):
-    """A warm start with ``rank`` columns: truncate, or pad with new directions."""
-    U, d, V = start.U[:, :rank], start.d[:rank], start.V[:, :rank]
+def _resize(observed, start, rank, rng):
+    """A warm start with ``rank`` columns: truncate, or pad with new
+    directions (``X`` times random item-side directions for ``U``) whose
+    ``d`` is the smallest kept value. ALS multiplies a column by its ``d``,
+    so a column padded with ``d = 0`` would stay zero for ever."""
+    U, d, V = start.U[:, :rank], start.d[:rank].copy(), start.V[:, :rank].copy()
     missing = rank - d.size
     if missing > 0:
-        U = orthonormalize(np.hstack([U, rng.standard_normal((U.shape[0], missing))]))[0]
-        V = orthonormalize(np.hstack([V, rng.standard_normal((V.shape[0], missing))]))[0]
-        d = np.concatenate([d, np.zeros(missing)])
-    return U.copy(), d.copy(), V.copy()
+        new = rng.standard_normal((V.shape[0], missing))
+        U = orthonormalize(column_stack([U, observed.matmat(new).astype(np.float64)]))[0]
+        V = orthonormalize(np.hstack([V, new]))[0]
+        d = np.concatenate([d, np.full(missing, d.min() if d.size else 1.0)])
+    return Factors(U, d, V)
 
 
 def _als_step(observed, f, lam, rng):
@@ -137,9 +175,12 @@ def _ridge(S_times_other, own, d, lam):
 def _balance(factor, d):
     """SVD of ``factor diag(sqrt(d)) = W diag(d_new) R^T``: the new orthonormal
     side ``W``, the new ``d`` and the rotation ``R`` for the other side."""
-    W, d_new, Rt = np.linalg.svd(factor * np.sqrt(d), full_matrices=False) \
-        if factor.shape[0] < 4 * factor.shape[1] else svd_of_tall(factor * np.sqrt(d))
-    return np.ascontiguousarray(W, dtype=np.float64), d_new, Rt.T
+    scaled = factor * np.sqrt(d)
+    if is_local(scaled) and scaled.shape[0] < 4 * scaled.shape[1]:
+        W, d_new, Rt = np.linalg.svd(scaled, full_matrices=False)
+    else:
+        W, d_new, Rt = svd_of_tall(scaled)
+    return W.astype(np.float64, copy=False), d_new, Rt.T
 
 
 def _als_finish(observed, f, lam):
@@ -148,8 +189,7 @@ def _als_finish(observed, f, lam):
     soft-thresholded SVD of ``X*`` on the converged row space."""
     SV, _ = observed.residual_times(f.U * f.d, f.V, f.V)
     U, s, Rt = svd_of_tall(SV + f.U * f.d)
-    f.U, f.V, f.d = np.ascontiguousarray(U, dtype=np.float64), f.V @ Rt.T, np.maximum(s - lam,
-                                                                                    0.0)
+    f.U, f.V, f.d = U.astype(np.float64, copy=False), f.V @ Rt.T, np.maximum(s - lam, 0.0)
 
 
 def _svd_step(observed, f, lam, rng):
@@ -170,7 +210,7 @@ def _relative_change(old, new):
     U1, d1, V1 = old
     U2, d2, V2 = new
     denominator = float(np.sum(d1 ** 2))
-    cross = float(np.sum((d1[:, None] * (U1.T @ U2)) * ((V1.T @ V2) * d2[None, :])))
+    cross = float(np.sum((d1[:, None] * inner(U1, U2)) * ((V1.T @ V2) * d2[None, :])))
     numerator = max(denominator + float(np.sum(d2 ** 2)) - 2 * cross, 0.0)
     return numerator / max(denominator, 1e-300)
 

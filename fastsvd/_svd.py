@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg
 
 from . import _krylov, _power, _randomized
-from ._linalg import flip_signs
+from ._linalg import flip_signs, to_local
 from ._numba import check_n_threads, threads
 from ._operators import CenteredOperator, DenseOperator, Operator
 from ._result import ConvergenceWarning, Solution, SVDResult
@@ -211,9 +211,9 @@ def randomized_range_finder(A, size, *, n_iter=4, power_iteration_normalizer="au
                               name="power_iteration_normalizer")
     rng = check_random_state(random_state)
     with threads(check_n_threads(n_threads), single_threaded_blas=op.uses_numba):
-        return _randomized.range_finder(op, size, n_iter=check_count(n_iter, name="n_iter"),
-                                        normalizer="QR" if normalizer == "auto" else normalizer,
-                                        rng=rng)
+        return to_local(_randomized.range_finder(
+            op, size, n_iter=check_count(n_iter, name="n_iter"),
+            normalizer="QR" if normalizer == "auto" else normalizer, rng=rng))
 
 
 def power_iteration(A, *, tol=None, max_iter=1000, random_state=None, n_threads=None):
@@ -288,12 +288,20 @@ def _auto_method(op: Operator, k: int) -> str:
 
 
 def _run(op, algorithm, method, k, random_state, n_threads, **options) -> SVDResult:
-    """Orient ``op`` so ``n <= m``, run ``algorithm`` and finish its result."""
+    """Orient ``op`` so ``n <= m``, run ``algorithm`` and finish its result.
+
+    A distributed operator keeps its orientation: its rows are where the data
+    are, so the iterated side is its columns even when they are the longer.
+    """
+    if method == "power" and op.distributed:
+        raise ValueError("power iteration runs in one process; for a matrix on a Dask cluster "
+                         "use method='krylov' (the default) or 'randomized'.")
     rng = check_random_state(random_state)
     n_threads = check_n_threads(n_threads)
-    transposed = op.shape[1] > op.shape[0]
+    transposed = op.shape[1] > op.shape[0] and not op.distributed
     with threads(n_threads, single_threaded_blas=op.uses_numba):
         solution = algorithm(op.T if transposed else op, k, rng=rng, **options)
+        solution = solution._replace(U=to_local(solution.U))
     if transposed:
         solution = solution._replace(U=solution.V, V=solution.U)
     return _finish(solution, op.dtype, method)

@@ -44,11 +44,22 @@ def as_operator(A, *, name: str = "A") -> Operator:
     if isinstance(A, Operator):
         _check_shape(A.shape, name)
         return A
+    if is_distributed_input(A):
+        from .distributed import matrix_operator
+
+        return matrix_operator(A, name=name)
     if isinstance(A, spla.LinearOperator):
         return _linear_operator(A, name)
     if sp.issparse(A):
         return _sparse_operator(A, name)
     return _dense_operator(A, name)
+
+
+def is_distributed_input(A) -> bool:
+    """Whether ``A`` is held on a Dask cluster (a ``dask.array.Array`` or a
+    :class:`fastsvd.distributed.RowBlocks`); checked without importing dask."""
+    module = type(A).__module__
+    return module.startswith("dask.array") or module == "fastsvd.distributed"
 
 
 def _check_shape(shape, name):

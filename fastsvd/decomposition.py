@@ -22,8 +22,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
                       "pip install 'fastsvd[sklearn]'") from exc
 
 from ._operators import CenteredOperator, DenseOperator
-from ._svd import METHODS, svd
-from ._validation import check_choice
+from ._svd import METHODS, column_means, svd
+from ._validation import as_operator, check_choice, is_distributed_input
 
 
 class _SVDTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -32,6 +32,14 @@ class _SVDTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _validate(self, X, reset):
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=reset,
                              dtype=[np.float64, np.float32], ensure_min_samples=2 if reset else 1)
+
+    def _distributed(self, X):
+        """A matrix on a Dask cluster as an operator, with its column means
+        and its total variance ``||X - mean||_F^2`` (never gathered)."""
+        op = as_operator(X, name="X")
+        self.n_features_in_ = op.shape[1]
+        mean = column_means(op)
+        return op, mean, op.centred_squared_norm(mean)
 
     def _svd(self, A, k):
         method = check_choice(self._method, METHODS, name=self._method_name)
@@ -104,14 +112,22 @@ class TruncatedSVD(_SVDTransformer):
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit on ``X`` and return ``U * s`` (n_samples x n_components)."""
-        X = self._validate(X, reset=True)
+        """Fit on ``X`` and return ``U * s`` (n_samples x n_components).
+
+        ``X`` may also be a matrix on a Dask cluster (see :func:`fastsvd.svd`).
+        """
+        if is_distributed_input(X):
+            X, _, squares = self._distributed(X)
+            total_variance = squares / X.shape[0]
+        else:
+            X = self._validate(X, reset=True)
+            total_variance = _total_variance(X, ddof=0)
         U, s, Vt = self._svd(X, self.n_components)
         X_new = U * s
         self.components_ = Vt
         self.singular_values_ = s
         self.explained_variance_ = np.var(X_new, axis=0)
-        self.explained_variance_ratio_ = self.explained_variance_ / _total_variance(X, ddof=0)
+        self.explained_variance_ratio_ = self.explained_variance_ / total_variance
         return X_new
 
     def transform(self, X):
@@ -173,12 +189,13 @@ class PCA(_SVDTransformer):
         return self.svd_solver
 
     def fit(self, X, y=None):
-        """Fit on ``X`` (array-like or sparse, n_samples x n_features)."""
+        """Fit on ``X`` (array-like or sparse, n_samples x n_features, or a
+        matrix on a Dask cluster: see :func:`fastsvd.svd`)."""
         self._fit(X)
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit on ``X`` and return its projection on the components."""
+        """Fit on ``X`` and return its projection on the components (numpy)."""
         U, s = self._fit(X)
         X_new = U * s
         if self.whiten:
@@ -186,22 +203,32 @@ class PCA(_SVDTransformer):
         return X_new
 
     def _fit(self, X):
-        X = self._validate(X, reset=True)
-        m, n = X.shape
-        k, fraction = self._n_components(X)
-        self.mean_ = np.asarray(X.mean(axis=0), dtype=X.dtype).ravel()
-        if self._method == "lapack" or fraction is not None:
-            if sp.issparse(X):
+        if is_distributed_input(X):
+            op, mean, squares = self._distributed(X)
+            (m, n), dtype = op.shape, op.dtype
+            k, fraction = self._n_components(op.shape)
+            self.mean_ = mean.astype(dtype)
+            if self._method == "lapack" or fraction is not None:
                 raise ValueError("svd_solver='lapack' and fractional n_components need the full "
-                                 "spectrum of a dense matrix; for sparse X pass an integer "
+                                 "spectrum in memory; for X on a Dask cluster pass an integer "
                                  "n_components and another svd_solver.")
-            centred = DenseOperator(np.asarray(X - self.mean_, dtype=X.dtype))
+            centred = op.centered(self.mean_)
+            total_var = squares / (m - 1)
         else:
-            from ._validation import as_operator
-
-            centred = CenteredOperator(as_operator(X, name="X"), self.mean_)
+            X = self._validate(X, reset=True)
+            (m, n), dtype = X.shape, X.dtype
+            k, fraction = self._n_components(X.shape)
+            self.mean_ = np.asarray(X.mean(axis=0), dtype=dtype).ravel()
+            if self._method == "lapack" or fraction is not None:
+                if sp.issparse(X):
+                    raise ValueError("svd_solver='lapack' and fractional n_components need the "
+                                     "full spectrum of a dense matrix; for sparse X pass an "
+                                     "integer n_components and another svd_solver.")
+                centred = DenseOperator(np.asarray(X - self.mean_, dtype=dtype))
+            else:
+                centred = CenteredOperator(as_operator(X, name="X"), self.mean_)
+            total_var = _total_variance(X, ddof=1)
         result = self._svd(centred, k)
-        total_var = _total_variance(X, ddof=1)
         explained = result.s.astype(np.float64) ** 2 / (m - 1)
         if fraction is not None:
             k = int(np.searchsorted(np.cumsum(explained) / total_var, fraction, side="right")) + 1
@@ -210,15 +237,15 @@ class PCA(_SVDTransformer):
         self.n_components_ = k
         self.components_ = result.Vt[:k]
         self.singular_values_ = result.s[:k]
-        self.explained_variance_ = explained[:k].astype(X.dtype)
-        self.explained_variance_ratio_ = (explained[:k] / total_var).astype(X.dtype)
+        self.explained_variance_ = explained[:k].astype(dtype)
+        self.explained_variance_ratio_ = (explained[:k] / total_var).astype(dtype)
         rest = min(m, n) - k
         self.noise_variance_ = (float(total_var - explained[:k].sum()) / rest) if rest > 0 else 0.0
         return result.U[:, :k], result.s[:k]
 
-    def _n_components(self, X):
+    def _n_components(self, shape):
         """(rank to compute, variance fraction or None)."""
-        limit = min(X.shape)
+        limit = min(shape)
         nc = self.n_components
         if nc is None:
             return limit, None

@@ -7,14 +7,16 @@ import numbers
 import sys
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import _softimpute
+from ._linalg import to_local
 from ._numba import check_n_threads, threads
 from ._operators import CSROperator
-from ._validation import check_choice, check_count, check_random_state
+from ._validation import check_choice, check_count, check_random_state, is_distributed_input
 
 FORMAT_VERSION = 1
 #: Fractions of lambda0 tried (largest first, warm-started) when ``lam="auto"``.
@@ -40,11 +42,13 @@ class SoftImpute:
     rank : int
         Maximum rank of ``Z``.
     lam : float or "auto"
-        Nuclear-norm weight. ``"auto"`` (default) holds out
-        ``validation_fraction`` of the training ratings, walks the warm-started
+        Nuclear-norm weight. ``"auto"`` (default) holds out about
+        ``validation_fraction`` of the training ratings (a seeded coin per
+        rating), walks the warm-started
         path ``lam = f * lambda0`` for ``f`` in :data:`LAMBDA_FRACTIONS`
         (``lambda0`` is the smallest ``lam`` giving ``Z = 0``), keeps the
-        fraction with the best validation RMSE and refits on all the ratings
+        fraction with the best validation RMSE (of unclipped predictions)
+        and refits on all the ratings
         with that fraction of their own ``lambda0``. Fits on the path stop at
         a relative change of :data:`PATH_TOL` (or ``tol`` if looser); the
         refit uses ``tol``. The test data are never looked at.
@@ -108,46 +112,75 @@ class SoftImpute:
         ``user``, ``item`` and ``rating`` columns, or a scipy.sparse matrix
         whose stored entries are the observed ratings (rows are users).
         Duplicate (user, item) pairs are an error.
+
+        Ratings split into row blocks on a Dask cluster (a
+        :class:`fastsvd.distributed.RowBlocks`, or a ``dask.array.Array``
+        chunked along rows whose chunks are scipy.sparse matrices of ratings)
+        are fitted there with ``method="als"``: the user factors and biases
+        stay on the workers, and the model is then used like one fitted on a
+        sparse matrix (rows and columns are indices). The same seed gives the
+        same model as the matrix fitted in memory.
         """
-        ratings = as_ratings(X)
-        self._check_params(ratings)
+        data = _training_data(X)
+        self._check_params(data.observed)
         rng = check_random_state(self.random_state)
         with threads(check_n_threads(self.n_threads), single_threaded_blas=True):
-            fraction, start = self._choose_lambda(ratings, rng) if self.lam == "auto" \
+            fraction, start = self._choose_lambda(data.observed, rng) if self.lam == "auto" \
                 else (None, None)
-            observed, bias = _centred(ratings, self)
+            observed, bias = self._centred(data.observed)
             lam0 = _softimpute.lambda0(observed, rng)
             lam = float(self.lam) if fraction is None else fraction * lam0
             factors = self._fit(observed, lam, rng, start, self.tol)
-        self._set_state(X, ratings, bias, lam, lam0, factors)
+        self._set_state(data, bias, lam, lam0, factors)
         return self
 
-    def _set_state(self, X, ratings, bias, lam, lam0, factors):
-        self.input_kind_ = "sparse" if sp.issparse(X) else "ids"
-        self.mean_, self.user_bias_, self.item_bias_ = bias
+    def _set_state(self, data, bias, lam, lam0, factors):
+        m, _ = data.observed.shape
+        mean, user_bias, item_bias = bias
+        self.input_kind_ = data.input_kind
+        self.mean_, self.item_bias_ = float(mean), item_bias
+        self.user_bias_ = np.zeros(m) if np.isscalar(user_bias) else to_local(user_bias)
         self.lam_, self.lambda0_ = float(lam), float(lam0)
-        self.U_, self.d_, self.V_ = factors.U, factors.d, factors.V
+        self.U_, self.d_, self.V_ = to_local(factors.U), factors.d, factors.V
         self.history_, self.n_iter_, self.converged_ = (list(factors.history), factors.n_iter,
                                                         factors.converged)
-        self.user_ids_, self.item_ids_ = ratings.user_ids, ratings.item_ids
-        self.rating_range_ = (float(ratings.values.min()), float(ratings.values.max()))
+        self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
+        self.rating_range_ = data.rating_range
+
+    def _centred(self, observed):
+        """The ratings minus the bias model, and the biases."""
+        if self.biases:
+            return _softimpute.fit_biases(observed, self.damping)
+        return observed, (0.0, 0.0, np.zeros(observed.shape[1]))
 
     def _fit(self, observed, lam, rng, start, tol):
         return _softimpute.fit(observed, self.rank, lam, method=self.method, tol=tol,
                                max_iter=self.max_iter, rng=rng, start=start,
                                callback=self._report)
 
-    def _choose_lambda(self, ratings, rng):
-        """Pick a fraction of lambda0 on a held-out split of the training ratings."""
-        train, valid = ratings.split(self.validation_fraction, random_state=rng.integers(2**31))
-        observed, bias = _centred(train, self)
-        lam0 = _softimpute.lambda0(observed, rng)
-        clip = (float(train.values.min()), float(train.values.max())) if self.clip else None
+    def _choose_lambda(self, observed, rng):
+        """Pick a fraction of lambda0 on held-out ratings of the training data.
+
+        Each rating is held out with probability ``validation_fraction`` by a
+        seeded coin that depends only on its (user, item) position, so ratings
+        split into row blocks are held out exactly as the whole matrix is.
+        """
+        from ._random import stream_key  # defines numba kernels: not at import time
+
+        key = stream_key(int(rng.integers(2**63)), 0)
+        train, held_out = observed.holdout(self.validation_fraction, key)
+        if held_out.nnz == 0 or train.nnz == 0:
+            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no ratings "
+                             f"to {'validate on' if held_out.nnz == 0 else 'train on'} among "
+                             f"{observed.nnz}; pass a fixed lam or another validation_fraction.")
+        train, bias = self._centred(train)
+        held_out = held_out.minus_offsets(bias[1] + bias[0], bias[2])
+        lam0 = _softimpute.lambda0(train, rng)
         self.validation_ = {}
         best, best_rmse, start, best_start, worse = None, np.inf, None, None, 0
         for fraction in LAMBDA_FRACTIONS:
-            start = self._fit(observed, fraction * lam0, rng, start, max(self.tol, PATH_TOL))
-            rmse = _rmse(valid.values, _predict(bias, start, valid.users, valid.items, clip))
+            start = self._fit(train, fraction * lam0, rng, start, max(self.tol, PATH_TOL))
+            rmse = _softimpute.validation_rmse(held_out, start)
             self.validation_[fraction] = rmse
             if rmse < best_rmse:
                 best, best_rmse, best_start, worse = fraction, rmse, start, 0
@@ -164,13 +197,16 @@ class SoftImpute:
         if self.callback is not None:
             self.callback(iteration, value, change)
 
-    def _check_params(self, ratings):
+    def _check_params(self, observed):
         check_choice(self.method, ("als", "svd"), name="method")
+        if observed.distributed and self.method != "als":
+            raise ValueError(f"method={self.method!r} runs in one process; ratings in row blocks "
+                             "on a cluster are fitted with method='als'.")
         check_count(self.rank, name="rank", minimum=1)
-        limit = min(ratings.shape)
+        limit = min(observed.shape)
         if self.rank > limit:
             raise ValueError(f"rank={self.rank} is larger than the matrix allows: "
-                             f"{ratings.shape[0]} users x {ratings.shape[1]} items has rank at "
+                             f"{observed.shape[0]} users x {observed.shape[1]} items has rank at "
                              f"most {limit}; choose rank <= {limit}.")
         if self.lam != "auto" and (isinstance(self.lam, bool)
                                    or not isinstance(self.lam, numbers.Real)
@@ -315,9 +351,9 @@ def lambda0(X, *, biases=True, damping=5.0, random_state=None) -> float:
     ``lambda0``): the largest singular value of the observed ratings after the
     bias model (``biases``, ``damping`` as in :class:`SoftImpute`) is removed."""
     model = SoftImpute(biases=biases, damping=damping)
-    ratings = as_ratings(X)
+    data = _training_data(X)
     with threads(None, single_threaded_blas=True):
-        observed, _ = _centred(ratings, model)
+        observed, _ = model._centred(data.observed)
         return _softimpute.lambda0(observed, check_random_state(random_state))
 
 
@@ -333,12 +369,12 @@ def soft_impute_path(X, lams=None, *, n_lambdas=10, min_ratio=0.05, **params):
     if "lam" in params:
         raise TypeError("soft_impute_path takes lams=..., not lam=.")
     template = SoftImpute(lam=0.0, **params)
-    ratings = as_ratings(X)
-    template._check_params(ratings)
+    data = _training_data(X)
+    template._check_params(data.observed)
     rng = check_random_state(template.random_state)
     models, start = [], None
     with threads(check_n_threads(template.n_threads), single_threaded_blas=True):
-        observed, bias = _centred(ratings, template)
+        observed, bias = template._centred(data.observed)
         lam0 = _softimpute.lambda0(observed, rng)
         if lams is None:
             lams = lam0 * np.geomspace(1.0, min_ratio, check_count(n_lambdas, name="n_lambdas",
@@ -352,7 +388,7 @@ def soft_impute_path(X, lams=None, *, n_lambdas=10, min_ratio=0.05, **params):
                        else template._fit(observed, lam, rng, start, template.tol))
             start = factors if factors.d.size else None
             model = SoftImpute(lam=lam, **params)
-            model._set_state(X, ratings, bias, lam, lam0, factors)
+            model._set_state(data, bias, lam, lam0, factors)
             models.append(model)
     return models
 
@@ -371,27 +407,29 @@ def as_ratings(X):
                     f"item, rating columns) or a scipy.sparse matrix; got {type(X).__name__}.")
 
 
-def _centred(ratings, params):
-    """The ratings minus the damped bias model, as a CSR operator, and the biases."""
+class _TrainingData(NamedTuple):
+    observed: CSROperator  # or a DistributedOperator of ratings blocks
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    rating_range: tuple[float, float]
+    input_kind: str  # "sparse": predict takes indices; "ids": raw ids
+
+
+def _training_data(X) -> _TrainingData:
+    """The observed ratings as an operator (in memory, or in row blocks on a
+    Dask cluster), with what the model keeps about them."""
+    if is_distributed_input(X):
+        from .distributed import ratings_operator
+
+        observed = ratings_operator(X)
+        m, n = observed.shape
+        return _TrainingData(observed, np.arange(m), np.arange(n), observed.value_range(),
+                             "sparse")
+    ratings = as_ratings(X)
     csr = ratings.csr
     observed = CSROperator(csr.indptr, csr.indices, csr.data, csr.shape)
-    m, n = ratings.shape
-    mean = float(np.mean(ratings.values, dtype=np.float64)) if params.biases else 0.0
-    user_bias, item_bias = np.zeros(m), np.zeros(n)
-    if params.biases:
-        user_count = np.diff(csr.indptr).astype(np.float64)
-        item_count = np.bincount(csr.indices, minlength=n).astype(np.float64)
-        ones_m, ones_n = np.ones((m, 1)), np.ones((n, 1))
-        for _ in range(10):
-            # sums of x - mean - item_bias per user, then of x - mean - user_bias per item
-            sums = observed.residual_times(np.c_[np.full(m, mean), ones_m],
-                                           np.c_[ones_n, item_bias], ones_n)[0][:, 0]
-            user_bias = sums / (user_count + params.damping)
-            sums = observed.residual_rtimes(np.c_[mean + user_bias, ones_m],
-                                            np.c_[ones_n, np.zeros(n)], ones_m)[0][:, 0]
-            item_bias = sums / (item_count + params.damping)
-    centred = observed.residual(np.c_[mean + user_bias, np.ones(m)], np.c_[np.ones(n), item_bias])
-    return observed.with_values(centred), (mean, user_bias, item_bias)
+    return _TrainingData(observed, ratings.user_ids, ratings.item_ids, observed.value_range(),
+                         "sparse" if sp.issparse(X) else "ids")
 
 
 def _predict(bias, factors, rows, cols, clip, chunk=1 << 20):
@@ -408,6 +446,3 @@ def _predict(bias, factors, rows, cols, clip, chunk=1 << 20):
         out[sel] += np.einsum("ij,ij->i", U[rows[sel]], factors.V[cols[sel]])
     return np.clip(out, *clip) if clip else out
 
-
-def _rmse(truth, predicted):
-    return float(np.sqrt(np.mean((np.asarray(truth, dtype=np.float64) - predicted) ** 2)))
