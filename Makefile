@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench bench-dask lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	mkdir -p results
 	$(BIN)/python -m pytest bench --benchmark-enable --benchmark-json=results/pytest-benchmark.json
+
+## make bench-dask: the Dask path on a 2-worker LocalCluster against one process.
+bench-dask: $(STAMP)
+	mkdir -p results
+	$(BIN)/fastsvd bench-dask --output results/dask.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

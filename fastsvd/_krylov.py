@@ -63,7 +63,7 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
     n_keep = min(basis.capacity - b, max(k + b // 2, 2 * k))
     X = orthonormalize(rng.standard_normal((n, b)))[0]
     for it in range(1, max(max_iter, -(-k // b)) + 1):  # at least enough blocks for k
-        GX = op.rmatmat(op.matmat(X)).astype(np.float64)
+        GX = op.normal_matmat(X).astype(np.float64)
         coefficients = basis.append(X, GX)
         theta, Z = _ritz(basis.T)
         if basis.used >= k:

@@ -48,6 +48,10 @@ class Operator:
         """Return ``A.T @ Y`` for a block ``Y`` of shape ``(m, k)``."""
         raise NotImplementedError
 
+    def normal_matmat(self, X: np.ndarray) -> np.ndarray:
+        """Return ``A.T @ (A @ X)``; operators that can fuse the two override it."""
+        return self.rmatmat(self.matmat(X))
+
     @property
     def T(self) -> Operator:
         """The transpose, as an operator (no data is copied)."""

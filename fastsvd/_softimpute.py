@@ -63,7 +63,7 @@ def zero(observed: CSROperator) -> Factors:
 
 def objective(squared_residual: float, d: np.ndarray, lam: float) -> float:
     """``1/2 ||P_Omega(X - Z)||^2 + lam ||Z||_*`` from its two parts."""
-    return 0.5 * squared_residual + lam * float(np.sum(d))
+    return 0.5 * float(squared_residual) + lam * float(np.sum(d))
 
 
 def fit_biases(observed: CSROperator, damping: float, n_rounds: int = 10):
@@ -86,7 +86,7 @@ def fit_biases(observed: CSROperator, damping: float, n_rounds: int = 10):
 def validation_rmse(held_out: CSROperator, factors: Factors) -> float:
     """RMSE of ``Z`` on held-out entries (their values already centred)."""
     zero = np.zeros((held_out.shape[1], 1))
-    squares = held_out.residual_times(factors.U * factors.d, factors.V, zero)[1]
+    squares = float(held_out.residual_times(factors.U * factors.d, factors.V, zero)[1])
     return float(np.sqrt(squares / max(held_out.nnz, 1)))
 
 

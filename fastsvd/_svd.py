@@ -41,7 +41,12 @@ def svd(A, k, *, method="auto", tol=None, max_iter=None, random_state=None, n_th
     A : array-like, scipy.sparse matrix/array, LinearOperator or fastsvd operator
         The ``m x n`` real matrix. float32 input is computed and returned in
         float32; other numeric types in float64. Sparse input is never
-        densified and never modified.
+        densified and never modified. A ``dask.array.Array`` chunked along
+        rows (dense or scipy.sparse chunks) or a
+        :class:`fastsvd.distributed.RowBlocks` runs on the active
+        ``distributed.Client`` with the Krylov or randomized method: the rows
+        stay on the workers and the result comes back as numpy arrays, the
+        same as in memory to rounding (see :mod:`fastsvd.distributed`).
     k : int
         Number of singular triplets, ``1 <= k <= min(m, n)``.
     method : {"auto", "randomized", "krylov", "power", "lapack"}

@@ -103,7 +103,24 @@ def main(argv=None) -> int:
     compare.add_argument("--threshold", type=float, default=0.15,
                          help="relative slow-down counted as a regression (default: 0.15)")
 
+    dask_bench = commands.add_parser(
+        "bench-dask", help="time the Dask path (LocalCluster) against one process",
+        description="Run Krylov SVD and softImpute-ALS on synthetic Netflix-shaped data in "
+        "this process and on a LocalCluster of worker processes, with the same seeds; report "
+        "both times, the overhead and how far the results differ.")
+    dask_bench.add_argument("--scale", type=float, default=0.02,
+                            help="size relative to Netflix (default: 0.02, ~2M nonzeros)")
+    dask_bench.add_argument("--workers", type=int, default=2, help="worker processes "
+                            "(default: 2; they share this machine's cores)")
+    dask_bench.add_argument("--blocks", type=int, default=None,
+                            help="row blocks (default: 2 per worker)")
+    dask_bench.add_argument("--repeats", type=int, default=3, help="timed runs of each job")
+    dask_bench.add_argument("-o", "--output", default=None, metavar="FILE.json",
+                            help="also write the record as JSON")
+
     args = parser.parse_args(argv)
+    if args.command == "bench-dask":
+        return _bench_dask(args)
     if args.command == "bench":
         return _bench(args, argv)
     if args.command == "compare":
@@ -180,6 +197,30 @@ def _bench(args, argv) -> int:
     print(format_table(results))
     paths = write_results(results, args.output, command)
     print(f"results: {paths['json']}  report: {paths['markdown']}")
+    return 0
+
+
+def _bench_dask(args) -> int:
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("distributed") is None:
+        return _fail("bench-dask", "needs dask and distributed: pip install 'fastsvd[dask]'")
+    if not 0 < args.scale <= 1:
+        return _fail("bench-dask", f"--scale must lie in (0, 1], got {args.scale}")
+    for name in ("workers", "repeats"):
+        if getattr(args, name) < 1:
+            return _fail("bench-dask", f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.blocks is not None and args.blocks < 1:
+        return _fail("bench-dask", f"--blocks must be >= 1, got {args.blocks}")
+    from .benchmark.distributed import run_distributed
+
+    record = run_distributed(args.scale, n_workers=args.workers, n_blocks=args.blocks,
+                             repeats=args.repeats)
+    if args.output:
+        with open(args.output, "w") as file:
+            json.dump(record, file, indent=2)
+        print(f"results: {args.output}")
     return 0
 
 

@@ -47,6 +47,8 @@ __all__ = ["DistributedOperator", "RowBlocks", "TallBlocks", "read_blocks"]
 # Arrays above this size are scattered to the workers once per call instead of
 # travelling inside every task.
 _SCATTER_BYTES = 1 << 16
+# Partial sums gathered to the driver once a reduction is down to this many.
+_DRIVER_SUM = 8
 # A worker process runs one block task at a time: the numba kernels already use
 # all its cores, and numba's default threading layer is not thread-safe.
 _BLOCK_LOCK = threading.Lock()
@@ -173,9 +175,10 @@ class DistributedOperator(Operator):
         """Turn every block into a local operator on its worker and check that
         the blocks fit together."""
         client = row_blocks.client
-        blocks = [client.submit(make_local, block, f"{name} block {i}", pure=False)
-                  for i, block in enumerate(row_blocks.futures)]
-        facts = _gather(client, [client.submit(_describe, b, pure=False) for b in blocks])
+        n = len(row_blocks.futures)
+        blocks = _each(client, make_local, _PerBlock(row_blocks.futures),
+                       _PerBlock(f"{name} block {i}" for i in range(n)))
+        facts = _gather(client, _each(client, _describe, _PerBlock(blocks)))
         (_, n_cols, dtype, _), rows = facts[0], [f[0] for f in facts]
         for i, (_, cols, block_dtype, _) in enumerate(facts):
             if cols != n_cols:
@@ -197,6 +200,11 @@ class DistributedOperator(Operator):
     def rmatmat(self, Y):
         return self.sum_blocks("rmatmat", self.tall(Y))
 
+    def normal_matmat(self, X):
+        """``A^T A X = sum_i A_i^T (A_i X)``: one task per block, nothing
+        row-side leaves the workers."""
+        return self.sum_blocks("normal_matmat", self._block(X))
+
     # ---- generic block access
     def map_blocks(self, method, *args, tail, dtype) -> TallBlocks:
         """``method`` of every block's local operator; the results form a tall
@@ -209,9 +217,7 @@ class DistributedOperator(Operator):
         return _tree_sum(self.client, self._submit(method, args))
 
     def _submit(self, method, args):
-        args = [_broadcast(self.client, a) for a in args]
-        return [self.client.submit(_call, block, method, *[_pick(a, i) for a in args], pure=False)
-                for i, block in enumerate(self.blocks)]
+        return _each(self.client, _call, _PerBlock(self.blocks), method, *args)
 
     def tall(self, Y) -> TallBlocks:
         """A row-side array as a :class:`TallBlocks` aligned with the blocks."""
@@ -228,24 +234,25 @@ class DistributedOperator(Operator):
     # ---- PCA support
     def centered(self, mean) -> DistributedOperator:
         """``A - 1 mean^T``, each block centred where it lies."""
-        mean = _broadcast(self.client, np.asarray(mean, dtype=self.dtype))
-        return self._twin([self.client.submit(CenteredOperator, b, mean, pure=False)
-                           for b in self.blocks])
+        mean = np.asarray(mean, dtype=self.dtype)
+        return self._twin(_each(self.client, CenteredOperator, _PerBlock(self.blocks), mean))
 
     def centred_squared_norm(self, mean) -> float:
         """``||A - 1 mean^T||_F^2`` (float64), never forming the centred blocks."""
-        mean = _broadcast(self.client, np.asarray(mean, dtype=np.float64))
-        parts = [self.client.submit(_centred_squared_norm, b, mean, pure=False)
-                 for b in self.blocks]
+        mean = np.asarray(mean, dtype=np.float64)
+        parts = _each(self.client, _centred_squared_norm, _PerBlock(self.blocks), mean)
         return float(_tree_sum(self.client, parts))
 
     # ---- soft-impute's observed-ratings protocol (see CSROperator)
     def residual_times(self, own, other, mult):
+        """As :meth:`CSROperator.residual_times`; the squared residual is
+        summed only when it is converted with ``float()`` (callers that ignore
+        it cost no round trip)."""
         pairs = self._submit("residual_times", (self.tall(own), other, mult))
-        products = [self.client.submit(operator.getitem, p, 0, pure=False) for p in pairs]
-        squares = [self.client.submit(operator.getitem, p, 1, pure=False) for p in pairs]
+        products = _each(self.client, operator.getitem, _PerBlock(pairs), 0)
+        squares = _each(self.client, operator.getitem, _PerBlock(pairs), 1)
         return (TallBlocks(self.client, products, self.rows, (mult.shape[1],), np.float64),
-                float(_tree_sum(self.client, squares)))
+                _DeferredSum(self.client, squares))
 
     def residual_rtimes(self, own, other, mult):
         return self.sum_blocks("residual_rtimes", self.tall(own), other, self.tall(mult))
@@ -278,8 +285,8 @@ class DistributedOperator(Operator):
         pairs = self._submit("holdout", (fraction, key, first))
         parts = []
         for side in (0, 1):
-            blocks = [self.client.submit(operator.getitem, p, side, pure=False) for p in pairs]
-            nnz = _gather(self.client, [self.client.submit(_nnz, b, pure=False) for b in blocks])
+            blocks = _each(self.client, operator.getitem, _PerBlock(pairs), side)
+            nnz = _gather(self.client, _each(self.client, _nnz, _PerBlock(blocks)))
             parts.append(self._twin(blocks, sum(nnz)))
         return tuple(parts)
 
@@ -320,9 +327,7 @@ class TallBlocks:
         """``func(block_i, *args)`` for every block (``TallBlocks`` arguments
         give their block ``i``); the result's shape is found on empty blocks."""
         sample = func(np.empty((0, *self.shape[1:]), self.dtype), *[_empty_like(a) for a in args])
-        args = [_broadcast(self.client, a) for a in args]
-        futures = [self.client.submit(_locked, func, f, *[_pick(a, i) for a in args], pure=False)
-                   for i, f in enumerate(self.futures)]
+        futures = _each(self.client, _locked, func, self, *args)
         return TallBlocks(self.client, futures, self.rows, sample.shape[1:], sample.dtype)
 
     def _binary(self, func, other):
@@ -372,28 +377,24 @@ class TallBlocks:
 
     def gram(self):
         """``Y^T Y`` in float64 on the driver, summed over blocks in order."""
-        return _tree_sum(self.client, [self.client.submit(_locked, _local_gram, f, pure=False)
-                                       for f in self.futures])
+        return _tree_sum(self.client, _each(self.client, _locked, _local_gram, self))
 
     def inner(self, other):
         """``Y^T Z`` in float64 on the driver, summed over blocks in order."""
         _check_aligned(self.rows, other.rows)
-        parts = [self.client.submit(_locked, _block_inner, a, b, pure=False)
-                 for a, b in zip(self.futures, other.futures, strict=True)]
-        return _tree_sum(self.client, parts)
+        return _tree_sum(self.client, _each(self.client, _locked, _block_inner, self, other))
 
     def qr(self):
         """Thin QR by TSQR: local QRs, the QR of their stacked ``R`` factors on
         the driver, and the product back on the blocks. ``Q`` keeps the dtype,
         ``R`` is float64."""
-        local = [self.client.submit(_locked, _block_qr, f, pure=False) for f in self.futures]
-        Rs = _gather(self.client, [self.client.submit(operator.itemgetter(1), q, pure=False)
-                                   for q in local])
+        local = _each(self.client, _locked, _block_qr, self)
+        Rs = _gather(self.client, _each(self.client, operator.getitem, _PerBlock(local), 1))
         Q_small, R = np.linalg.qr(np.vstack(Rs))
         ends = np.cumsum([r.shape[0] for r in Rs])
         pieces = np.split(Q_small, ends[:-1])
-        futures = [self.client.submit(_locked, _block_qr_product, q, piece, self.dtype, pure=False)
-                   for q, piece in zip(local, pieces, strict=True)]
+        futures = _each(self.client, _locked, _block_qr_product, _PerBlock(local),
+                        _PerBlock(pieces), self.dtype)
         return TallBlocks(self.client, futures, self.rows, self.shape[1:], self.dtype), R
 
     def to_numpy(self) -> np.ndarray:
@@ -402,6 +403,16 @@ class TallBlocks:
 
     def __repr__(self):
         return f"<TallBlocks {self.shape} {self.dtype.name} in {len(self.futures)} blocks>"
+
+
+class _DeferredSum:
+    """A sum over blocks, gathered when ``float()`` asks for it."""
+
+    def __init__(self, client, futures):
+        self.client, self.futures = client, futures
+
+    def __float__(self):
+        return float(_tree_sum(self.client, self.futures))
 
 
 # ------------------------------------------------- helpers run on the driver
@@ -427,18 +438,21 @@ class _PerBlock(list):
     """A task argument with one value per block."""
 
 
-def _broadcast(client, value):
+
+def _each(client, func, *args):
+    """``func`` once per block, submitted in one batch: a :class:`_PerBlock`
+    or :class:`TallBlocks` argument gives its value for the block, any other
+    is shared (large arrays are sent to every worker once)."""
+    columns = [_PerBlock(a.futures) if isinstance(a, TallBlocks) else a for a in args]
+    n = max(len(c) for c in columns if isinstance(c, _PerBlock))
+    columns = [c if isinstance(c, _PerBlock) else [_shared(client, c)] * n for c in columns]
+    return client.map(func, *columns, pure=False)
+
+
+def _shared(client, value):
     """Large arrays go to every worker once; other values travel with the tasks."""
     if isinstance(value, np.ndarray) and value.nbytes > _SCATTER_BYTES:
         return client.scatter(value, broadcast=True, hash=False)
-    return value
-
-
-def _pick(value, i):
-    if isinstance(value, TallBlocks):
-        return value.futures[i]
-    if isinstance(value, _PerBlock):
-        return value[i]
     return value
 
 
@@ -467,11 +481,25 @@ def _gather(client, futures):
 
 
 def _tree_sum(client, futures):
-    """Sum the results pairwise, always in the same order: ``((0+1)+(2+3))+...``."""
-    while len(futures) > 1:
-        pairs = [futures[i:i + 2] for i in range(0, len(futures), 2)]
-        futures = [client.submit(_add, *p, pure=False) if len(p) == 2 else p[0] for p in pairs]
-    return _gather(client, futures)[0]
+    """Sum the results pairwise, always in the same order: ``((0+1)+(2+3))+...``.
+
+    The levels run on the workers until at most :data:`_DRIVER_SUM` partial
+    sums remain; the driver gathers and finishes those (the same additions in
+    the same order, so the same bits, with fewer scheduler round trips).
+    """
+    while len(futures) > _DRIVER_SUM:
+        pairs = _pairs(futures)
+        sums = _each(client, _add, _PerBlock(p[0] for p in pairs if len(p) == 2),
+                     _PerBlock(p[1] for p in pairs if len(p) == 2))
+        futures = sums + [p[0] for p in pairs if len(p) == 1]
+    partials = _gather(client, futures)
+    while len(partials) > 1:
+        partials = [_add(*pair) if len(pair) == 2 else pair[0] for pair in _pairs(partials)]
+    return partials[0]
+
+
+def _pairs(items):
+    return [items[i:i + 2] for i in range(0, len(items), 2)]
 
 
 # ------------------------------------------------- functions run on workers
