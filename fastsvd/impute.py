@@ -27,6 +27,10 @@ LAMBDA_FRACTIONS = (0.6, 0.5, 0.42, 0.35, 0.3, 0.25, 0.2, 0.16, 0.13, 0.1, 0.08,
 #: MovieLens-100K and 1M synthetic ratings it halves the fit time and picks
 #: the same lambda as 1e-5; 1e-3 picked a worse one.
 PATH_TOL = 1e-4
+#: Columns the ``lam="auto"`` path starts with; they double whenever a fit
+#: uses them all (large ``lam`` gives low-rank solutions, which then cost
+#: iterations of their own rank instead of ``rank``).
+PATH_START_RANK = 8
 
 class SoftImpute:
     """Low-rank matrix completion of sparse ratings (soft-impute), never densified.
@@ -153,10 +157,20 @@ class SoftImpute:
             return _softimpute.fit_biases(observed, self.damping)
         return observed, (0.0, 0.0, np.zeros(observed.shape[1]))
 
-    def _fit(self, observed, lam, rng, start, tol):
-        return _softimpute.fit(observed, self.rank, lam, method=self.method, tol=tol,
+    def _fit(self, observed, lam, rng, start, tol, rank=None):
+        return _softimpute.fit(observed, rank or self.rank, lam, method=self.method, tol=tol,
                                max_iter=self.max_iter, rng=rng, start=start,
                                callback=self._report)
+
+    def _fit_growing(self, observed, lam, rng, start, tol, rank):
+        """Fit with at most ``rank`` columns, doubling them (warm-started, up
+        to ``self.rank``) while the solution uses them all: the result is the
+        rank-``self.rank`` solution, at the cost of the rank it needs."""
+        while True:
+            factors = self._fit(observed, lam, rng, start, tol, rank)
+            if factors.d.size < rank or rank == self.rank:
+                return factors, rank
+            start, rank = factors, min(self.rank, 2 * rank)
 
     def _choose_lambda(self, observed, rng):
         """Pick a fraction of lambda0 on held-out ratings of the training data.
@@ -178,8 +192,10 @@ class SoftImpute:
         lam0 = _softimpute.lambda0(train, rng)
         self.validation_ = {}
         best, best_rmse, start, best_start, worse = None, np.inf, None, None, 0
+        rank = min(self.rank, PATH_START_RANK)
         for fraction in LAMBDA_FRACTIONS:
-            start = self._fit(train, fraction * lam0, rng, start, max(self.tol, PATH_TOL))
+            start, rank = self._fit_growing(train, fraction * lam0, rng, start,
+                                            max(self.tol, PATH_TOL), rank)
             rmse = _softimpute.validation_rmse(held_out, start)
             self.validation_[fraction] = rmse
             if rmse < best_rmse:

@@ -1,6 +1,8 @@
 """Soft-impute against a dense plain-numpy twin, its guarantees (monotone
 objective, ALS and SVD agree), the estimator API and bad input."""
 
+import itertools
+
 import naive
 import numpy as np
 import pytest
@@ -51,6 +53,42 @@ def test_objective_decreases_monotonically(method):
     history = np.array(fit.history)
     assert history.size > 10
     assert np.all(np.diff(history) <= 1e-10 * history[0])
+
+
+def test_growing_rank_reaches_the_full_rank_solution():
+    X, mask, _ = _planted(90, 60, rank=6, density=0.5, noise=0.2, seed=4)
+    observed = _observed(X, mask)
+    lam = 4.0
+    Z_ref = naive.soft_impute(X, mask, lam)
+    s_ref = np.linalg.svd(Z_ref, compute_uv=False)
+    true_rank = int(np.sum(s_ref > 1e-6 * s_ref[0]))
+    assert 2 < true_rank < 16
+    model = SoftImpute(rank=30, lam=lam, max_iter=20000)
+    fit, rank = model._fit_growing(observed, lam, np.random.default_rng(0), None, 1e-16, 2)
+    assert fit.d.size == true_rank < rank  # grew from 2 until the bound stopped binding
+    assert rank < 30  # ... without going to the full rank
+    assert naive.soft_impute_objective(X, mask, _dense(fit), lam) == pytest.approx(
+        naive.soft_impute_objective(X, mask, Z_ref, lam), rel=1e-9)
+    np.testing.assert_allclose(_dense(fit), Z_ref, atol=1e-5 * np.abs(Z_ref).max())
+
+
+@pytest.mark.parametrize("n_blocks", [2, 5])
+def test_holdout_is_the_same_for_row_blocks(n_blocks):
+    from fastsvd._random import stream_key
+
+    A = random_csr(300, 80, 0.2, seed=1)
+    whole = CSROperator.from_scipy(A)
+    key = stream_key(7, 0)
+    kept, held = whole.holdout(0.25, key)
+    assert kept.nnz + held.nnz == whole.nnz
+    assert abs(held.nnz / whole.nnz - 0.25) < 0.03
+    bounds = np.linspace(0, 300, n_blocks + 1).astype(int)
+    pieces = [CSROperator.from_scipy(A[a:b]).holdout(0.25, key, first_row=a)[1]
+              for a, b in itertools.pairwise(bounds)]
+    joined = sp.vstack([sp.csr_matrix((p.data, p.indices, p.indptr), shape=p.shape)
+                        for p in pieces]).tocsr()
+    whole_held = sp.csr_matrix((held.data, held.indices, held.indptr), shape=held.shape)
+    assert (joined != whole_held).nnz == 0 and joined.nnz == whole_held.nnz
 
 
 def test_als_and_svd_agree_on_the_objective():
