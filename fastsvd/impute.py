@@ -48,14 +48,14 @@ class SoftImpute:
     lam : float or "auto"
         Nuclear-norm weight. ``"auto"`` (default) holds out about
         ``validation_fraction`` of the training ratings (a seeded coin per
-        rating), walks the warm-started
-        path ``lam = f * lambda0`` for ``f`` in :data:`LAMBDA_FRACTIONS`
-        (``lambda0`` is the smallest ``lam`` giving ``Z = 0``), keeps the
-        fraction with the best validation RMSE (of unclipped predictions)
-        and refits on all the ratings
-        with that fraction of their own ``lambda0``. Fits on the path stop at
-        a relative change of :data:`PATH_TOL` (or ``tol`` if looser); the
-        refit uses ``tol``. The test data are never looked at.
+        rating), walks the warm-started path ``lam = f * lambda0`` for ``f``
+        in :data:`LAMBDA_FRACTIONS` (``lambda0`` is the smallest ``lam``
+        giving ``Z = 0``) with a rank that grows from
+        :data:`PATH_START_RANK` as the solutions need it, keeps the fraction
+        with the best validation RMSE (of unclipped predictions) and refits on
+        all the ratings with that fraction of their own ``lambda0``. Fits on
+        the path stop at a relative change of :data:`PATH_TOL` (or ``tol`` if
+        looser); the refit uses ``tol``. The test data are never looked at.
     method : {"als", "svd"}
         softImpute-ALS (faster) or the original soft-thresholded SVD
         iteration; both minimise the same objective.
