@@ -52,6 +52,11 @@ class Operator:
         """Return ``A.T @ (A @ X)``; operators that can fuse the two override it."""
         return self.rmatmat(self.matmat(X))
 
+    def column_sums(self) -> np.ndarray:
+        """``A.T @ 1`` in float64."""
+        return self.rmatmat(np.ones((self.shape[0], 1), dtype=self.dtype))[:, 0].astype(
+            np.float64)
+
     @property
     def T(self) -> Operator:
         """The transpose, as an operator (no data is copied)."""

@@ -266,9 +266,8 @@ def deflation_pca(X, k, *, center=True, tol=None, max_iter=1000, random_state=No
 
 
 def column_means(op: Operator) -> np.ndarray:
-    """Column means of an operator, computed with one product ``A.T @ 1``."""
-    ones = np.ones((op.shape[0], 1), dtype=op.dtype)
-    return op.rmatmat(ones)[:, 0].astype(np.float64) / op.shape[0]
+    """Column means of an operator (one product ``A.T @ 1``, per block on a cluster)."""
+    return op.column_sums() / op.shape[0]
 
 
 def lapack_svd(op: Operator, k: int) -> SVDResult:

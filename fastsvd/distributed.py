@@ -200,6 +200,9 @@ class DistributedOperator(Operator):
     def rmatmat(self, Y):
         return self.sum_blocks("rmatmat", self.tall(Y))
 
+    def column_sums(self):
+        return self.sum_blocks("column_sums")
+
     def normal_matmat(self, X):
         """``A^T A X = sum_i A_i^T (A_i X)``: one task per block, nothing
         row-side leaves the workers."""

@@ -193,6 +193,14 @@ def test_soft_impute_on_row_blocks_matches_memory(client, ratings, lam):
     np.testing.assert_allclose(remote.predict(rows, cols), local.predict(rows, cols), atol=1e-6)
 
 
+def test_soft_impute_takes_a_dask_array_of_sparse_chunks(client, ratings):
+    params = dict(rank=4, lam=3.0, max_iter=8, random_state=0)
+    remote = fastsvd.SoftImpute(**params).fit(_sparse_dask(ratings, 500))
+    local = fastsvd.SoftImpute(**params).fit(ratings)
+    np.testing.assert_allclose(remote.d_, local.d_, rtol=1e-9)
+    assert remote.input_kind_ == "sparse" and remote.U_.shape == local.U_.shape
+
+
 def test_soft_impute_reads_blocks_on_the_workers(client, ratings, tmp_path):
     paths = []
     for i, block in enumerate(_split(ratings, [0, 300, ratings.shape[0]])):
