@@ -203,15 +203,19 @@ def csr_residual(indptr, indices, values, own, other, row_chunks, out):
 
 
 @jit(parallel=True)
-def csr_holdout_mask(indptr, indices, first_row, key, fraction, out):
+def csr_holdout_mask(indptr, indices, first_row, key, fraction, out, held_per_row):
     """``out[p] = uniform(key, first_row + i, j) < fraction`` for the stored
-    entry ``p = (i, j)``: a counter-based coin per entry, so the entries it
-    picks depend on their global position, not on how the rows are split
-    into blocks or threads."""
+    entry ``p = (i, j)``, and ``held_per_row[i]`` the number of ``True`` in
+    row ``i``: a counter-based coin per entry, so the entries it picks depend
+    on their global position, not on how the rows are split into blocks or
+    threads."""
     for i in prange(indptr.size - 1):
         row = first_row + i
+        held = 0
         for p in range(indptr[i], indptr[i + 1]):
             out[p] = uniform(key, row, indices[p]) < fraction
+            held += out[p]
+        held_per_row[i] = held
 
 
 @jit(parallel=True)

@@ -166,12 +166,17 @@ class CSROperator(Operator):
         from ._kernels import csr_holdout_mask
 
         mask = np.empty(self.nnz, dtype=np.bool_)
-        csr_holdout_mask(self.indptr, self.indices, int(first_row), key, float(fraction), mask)
-        return self._select(~mask), self._select(mask)
+        held = np.empty(self.shape[0], dtype=self.indptr.dtype)
+        csr_holdout_mask(self.indptr, self.indices, int(first_row), key, float(fraction), mask,
+                         held)
+        kept = np.diff(self.indptr) - held
+        return self._select(~mask, kept), self._select(mask, held)
 
-    def _select(self, keep):
-        ends = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-        return CSROperator(ends[self.indptr], self.indices[keep], self.data[keep], self.shape)
+    def _select(self, keep, per_row):
+        """The entries where ``keep`` is true (``per_row`` of them in each row)."""
+        indptr = np.zeros(self.shape[0] + 1, dtype=self.indptr.dtype)
+        np.cumsum(per_row, out=indptr[1:])
+        return CSROperator(indptr, self.indices[keep], self.data[keep], self.shape)
 
     def offset_row_sums(self, row_offset, column_offset) -> np.ndarray:
         """Per-row sums of ``x_ij - row_offset[i] - column_offset[j]`` over the
