@@ -167,9 +167,13 @@ def _als_step(observed, f, lam, rng):
 
 def _ridge(S_times_other, own, d, lam):
     """Rows of ``X* other (D^2 + lam)^-1 D`` for ``X* = S + own diag(d) other^T``
-    (``other`` orthonormal): the ridge solution for this side's factor."""
+    (``other`` orthonormal): the ridge solution for this side's factor.
+    Overwrites ``S_times_other``."""
     root = np.sqrt(d)
-    return S_times_other * (root / (d + lam)) + own * (d * root / (d + lam))
+    out = S_times_other  # a fresh product: scaled in place, one m x r temporary the fewer
+    out *= root / (d + lam)
+    out += own * (d * root / (d + lam))
+    return out
 
 
 def _balance(factor, d):
