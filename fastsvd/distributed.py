@@ -42,7 +42,7 @@ from ._linalg import gram as _local_gram
 from ._numba import threads
 from ._operators import CenteredOperator, Operator
 
-__all__ = ["DistributedOperator", "RowBlocks", "TallBlocks", "read_blocks"]
+__all__ = ["DistributedOperator", "RowBlocks", "TallBlocks", "WorkerLostError", "read_blocks"]
 
 # Arrays above this size are scattered to the workers once per call instead of
 # travelling inside every task.
