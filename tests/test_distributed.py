@@ -35,6 +35,13 @@ def client():
         yield client
 
 
+def _python(code):
+    """Standard output of ``code`` run in a fresh interpreter (no client, no
+    cluster of this module's)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def _split(matrix, bounds):
     return [matrix[a:b] for a, b in itertools.pairwise(bounds)]
 
@@ -266,8 +273,7 @@ def test_no_active_client():
             "    fastsvd.svd(da.ones((10, 4), chunks=(5, 4)), 2)\n"
             "except ValueError as exc:\n"
             "    print(exc)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = _python(code)
     assert "no distributed.Client is active" in out
 
 
@@ -321,8 +327,7 @@ def test_fastsvd_imports_without_dask():
             "    import fastsvd.distributed\n"
             "except ImportError as exc:\n"
             "    print(exc)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = _python(code)
     assert "pip install 'fastsvd[dask]'" in out
 
 
@@ -332,8 +337,7 @@ def test_bench_dask_reports_overhead_and_agreement(tmp_path):
     code = ("from fastsvd.cli import main\n"
             f"raise SystemExit(main(['bench-dask', '--scale', '0.002', '--repeats', '1', "
             f"'--output', {str(out)!r}]))\n")
-    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout
+    printed = _python(code)
     assert "| Krylov SVD k=20" in printed and "overhead" in printed
     import json
 
