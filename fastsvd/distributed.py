@@ -341,8 +341,7 @@ class TallBlocks:
     def __add__(self, other):
         return self._binary(np.add, other)
 
-    def __radd__(self, other):
-        return self._binary(np.add, other)
+    __radd__ = __add__
 
     def __sub__(self, other):
         return self._binary(np.subtract, other)
@@ -353,8 +352,7 @@ class TallBlocks:
     def __mul__(self, other):
         return self._binary(np.multiply, other)
 
-    def __rmul__(self, other):
-        return self._binary(np.multiply, other)
+    __rmul__ = __mul__
 
     def __truediv__(self, other):
         return self._binary(np.true_divide, other)
