@@ -13,6 +13,8 @@ matrix they wrap.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 # Scratch memory the CSR transpose product may use for its per-chunk partial
@@ -236,6 +238,24 @@ class CSROperator(Operator):
                               self._block(other), self._block(mult),
                               self._row_chunks(n_chunks), partial, out, squares)
         return out, float(squares.sum())
+
+    def factor_gram(self, own, other, chunk_entries=1 << 16):
+        """``(G, b)``, float64: ``G = sum_p f_p f_p^T`` and ``b = sum_p x_p f_p``
+        over the stored entries ``p = (i, j)``, for ``f_p = own[i] * other[j]``
+        (elementwise). The normal equations of ``min_d sum_p (x_p - f_p . d)^2``:
+        refitting the singular values of ``own diag(d) other^T`` to the data.
+        Runs over row ranges of about ``chunk_entries`` entries in a fixed
+        order (deterministic)."""
+        r = own.shape[1]
+        G, b = np.zeros((r, r)), np.zeros(r)
+        bounds = self._row_chunks(max(1, -(-self.nnz // chunk_entries)))
+        for first, stop in itertools.pairwise(bounds.tolist()):
+            start, end = self.indptr[first], self.indptr[stop]
+            rows = np.repeat(np.arange(first, stop), np.diff(self.indptr[first:stop + 1]))
+            features = own[rows] * other[self.indices[start:end]]
+            G += features.T @ features
+            b += features.T @ self.data[start:end]
+        return G, b
 
     def _n_partials(self, k: int) -> int:
         """Row chunks of the transpose product: fixed by the matrix and ``k``

@@ -209,6 +209,24 @@ def _svd_step(observed, f, lam, rng):
     return value
 
 
+def debias(observed, factors: Factors) -> Factors:
+    """``Z`` with ``d`` refitted by least squares on the observed entries,
+    ``U`` and ``V`` fixed (R's ``deBias``): the nuclear norm shrinks every
+    singular value by ``lam``, this undoes it on the chosen subspaces.
+
+    ``d`` stays ``>= 0`` (a negative coefficient flips its column of ``V``)
+    and sorted descending.
+    """
+    if factors.d.size == 0:
+        return factors
+    G, b = observed.factor_gram(factors.U, factors.V)
+    d = np.linalg.lstsq(G, b, rcond=None)[0]
+    order = np.argsort(-np.abs(d), kind="stable")
+    signs = np.where(d[order] < 0, -1.0, 1.0)
+    return _drop_zeros(Factors(factors.U[:, order], np.abs(d[order]), factors.V[:, order] * signs,
+                               list(factors.history), factors.n_iter, factors.converged))
+
+
 def _relative_change(old, new):
     """``||Z_old - Z_new||_F^2 / ||Z_old||_F^2`` from the factors (R's ``Frob``)."""
     U1, d1, V1 = old

@@ -47,6 +47,8 @@ def main(argv=None) -> int:
                           "on a validation part of the training ratings)")
     complete.add_argument("--method", choices=("als", "svd"), default="als",
                           help="softImpute-ALS (default) or the soft-thresholded SVD iteration")
+    complete.add_argument("--debias", action="store_true",
+                          help="refit the singular values by least squares (R's deBias)")
     complete.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
                           help="share of the ratings held out for the test RMSE, in [0, 1) "
                           "(default: 0.2; 0 fits on everything)")
@@ -251,7 +253,7 @@ def _complete(args) -> int:
                   f"seed {args.seed})")
         else:
             train, test = ratings, None
-        model = SoftImpute(rank=args.rank, lam=args.lam, method=args.method,
+        model = SoftImpute(rank=args.rank, lam=args.lam, method=args.method, debias=args.debias,
                            random_state=args.seed, n_threads=args.threads,
                            verbose=args.verbose)
         start = time.perf_counter()

@@ -257,6 +257,9 @@ class DistributedOperator(Operator):
         return (TallBlocks(self.client, products, self.rows, (mult.shape[1],), np.float64),
                 _DeferredSum(self.client, squares))
 
+    def factor_gram(self, own, other):
+        return self.sum_blocks("factor_gram", self.tall(own), other)
+
     def residual_rtimes(self, own, other, mult):
         return self.sum_blocks("residual_rtimes", self.tall(own), other, self.tall(mult))
 

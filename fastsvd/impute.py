@@ -62,6 +62,11 @@ class SoftImpute:
     biases : bool
         Fit damped user and item biases (on by default: they carry most of the
         signal in rating data). ``False`` fits ``Z`` to the raw ratings.
+    debias : bool
+        Refit ``d`` by least squares on the observed ratings with ``U`` and
+        ``V`` fixed (R's ``deBias``), undoing the nuclear norm's shrinkage of
+        the singular values. With ``lam="auto"`` the path scores the refitted
+        solutions, so the chosen ``lam`` is the best one for them.
     damping : float
         Shrinkage of the biases towards 0 for users/items with few ratings.
     tol : float
@@ -91,13 +96,14 @@ class SoftImpute:
     user_ids_, item_ids_ : raw ids of rows and columns (index order).
     """
 
-    def __init__(self, rank=50, lam="auto", *, method="als", biases=True, damping=5.0,
-                 tol=1e-5, max_iter=200, clip=True, validation_fraction=0.1,
+    def __init__(self, rank=50, lam="auto", *, method="als", biases=True, debias=False,
+                 damping=5.0, tol=1e-5, max_iter=200, clip=True, validation_fraction=0.1,
                  random_state=None, n_threads=None, verbose=False, callback=None):
         self.rank = rank
         self.lam = lam
         self.method = method
         self.biases = biases
+        self.debias = debias
         self.damping = damping
         self.tol = tol
         self.max_iter = max_iter
@@ -134,7 +140,7 @@ class SoftImpute:
             observed, bias = self._centred(data.observed)
             lam0 = _softimpute.lambda0(observed, rng)
             lam = float(self.lam) if fraction is None else fraction * lam0
-            factors = self._fit(observed, lam, rng, start, self.tol)
+            factors = self._refit_d(observed, self._fit(observed, lam, rng, start, self.tol))
         self._set_state(data, bias, lam, lam0, factors)
         return self
 
@@ -161,6 +167,9 @@ class SoftImpute:
         return _softimpute.fit(observed, rank or self.rank, lam, method=self.method, tol=tol,
                                max_iter=self.max_iter, rng=rng, start=start,
                                callback=self._report)
+
+    def _refit_d(self, observed, factors):
+        return _softimpute.debias(observed, factors) if self.debias else factors
 
     def _fit_growing(self, observed, lam, rng, start, tol, rank):
         """Fit with at most ``rank`` columns, doubling them (warm-started, up
@@ -196,7 +205,7 @@ class SoftImpute:
         for fraction in LAMBDA_FRACTIONS:
             start, rank = self._fit_growing(train, fraction * lam0, rng, start,
                                             max(self.tol, PATH_TOL), rank)
-            rmse = _softimpute.validation_rmse(held_out, start)
+            rmse = _softimpute.validation_rmse(held_out, self._refit_d(train, start))
             self.validation_[fraction] = rmse
             if rmse < best_rmse:
                 best, best_rmse, best_start, worse = fraction, rmse, start, 0
@@ -348,7 +357,7 @@ class SoftImpute:
         return model
 
     def get_params(self) -> dict:
-        names = ("rank", "lam", "method", "biases", "damping", "tol", "max_iter", "clip",
+        names = ("rank", "lam", "method", "biases", "debias", "damping", "tol", "max_iter", "clip",
                  "validation_fraction", "random_state", "n_threads", "verbose", "callback")
         return {name: getattr(self, name) for name in names}
 

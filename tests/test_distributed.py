@@ -184,11 +184,11 @@ def ratings():
                                 dtype=np.float64)[0].csr
 
 
-@pytest.mark.parametrize("lam", [2.0, "auto"])
-def test_soft_impute_on_row_blocks_matches_memory(client, ratings, lam):
+@pytest.mark.parametrize("lam, debias", [(2.0, False), ("auto", False), (2.0, True)])
+def test_soft_impute_on_row_blocks_matches_memory(client, ratings, lam, debias):
     third = ratings.shape[0] // 3
     blocks = RowBlocks.from_blocks(_split(ratings, [0, third, 2 * third, ratings.shape[0]]))
-    params = dict(rank=6, lam=lam, tol=1e-4, max_iter=25, random_state=0)
+    params = dict(rank=6, lam=lam, debias=debias, tol=1e-4, max_iter=25, random_state=0)
     local = fastsvd.SoftImpute(**params).fit(ratings)
     remote = fastsvd.SoftImpute(**params).fit(blocks)
     assert remote.n_iter_ == local.n_iter_

@@ -55,6 +55,48 @@ def test_objective_decreases_monotonically(method):
     assert np.all(np.diff(history) <= 1e-10 * history[0])
 
 
+def test_debias_refits_the_singular_values_by_least_squares():
+    X, mask, _ = _planted(70, 45, rank=4, density=0.4, noise=0.3, seed=7)
+    observed = _observed(X, mask)
+    fit = _softimpute.fit(observed, 6, 3.0, method="als", tol=1e-10, max_iter=500,
+                          rng=np.random.default_rng(0))
+    refit = _softimpute.debias(observed, fit)
+    rows, cols = np.nonzero(mask)
+    features = fit.U[rows] * fit.V[cols]
+    d_ref = np.linalg.lstsq(features, X[mask], rcond=None)[0]
+    assert np.all(d_ref > 0)  # so the refit keeps every column and its order is by size
+    order = np.argsort(-d_ref)
+    np.testing.assert_allclose(refit.d, d_ref[order], rtol=1e-9)
+    np.testing.assert_allclose(_dense(refit), (fit.U * d_ref) @ fit.V.T, atol=1e-10)
+    assert np.all(refit.d > fit.d[order])  # the nuclear norm shrank every value
+    assert np.all(np.diff(refit.d) <= 0)
+
+
+def test_debias_flips_negative_coefficients_into_v():
+    X, mask, _ = _planted(30, 20, rank=2, density=0.8, noise=0.0, seed=3)
+    observed = _observed(X, mask)
+    fit = _softimpute.fit(observed, 2, 0.5, method="als", tol=1e-12, max_iter=2000,
+                          rng=np.random.default_rng(0))
+    flipped = _softimpute.Factors(fit.U, fit.d, fit.V * np.array([1.0, -1.0]))
+    refit = _softimpute.debias(observed, flipped)
+    assert np.all(refit.d > 0)
+    np.testing.assert_allclose(_dense(refit), _dense(_softimpute.debias(observed, fit)),
+                               atol=1e-10)
+
+
+def test_debias_option_scores_the_path_with_refitted_values():
+    ratings, _ = _synthetic_ratings(5)
+    plain = SoftImpute(rank=8, random_state=0).fit(ratings)
+    debiased = SoftImpute(rank=8, debias=True, random_state=0).fit(ratings)
+    assert debiased.get_params()["debias"] is True
+    assert set(debiased.validation_) and debiased.validation_ != plain.validation_
+    # d_ is the least-squares refit: shrinking it raises the training error.
+    users, items = ratings.user_ids[ratings.users], ratings.item_ids[ratings.items]
+    error = rmse(ratings.values, debiased.predict(users, items))
+    debiased.d_ = debiased.d_ * 0.9
+    assert rmse(ratings.values, debiased.predict(users, items)) > error
+
+
 def test_growing_rank_reaches_the_full_rank_solution():
     X, mask, _ = _planted(90, 60, rank=6, density=0.5, noise=0.2, seed=4)
     observed = _observed(X, mask)
