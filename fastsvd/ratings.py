@@ -43,6 +43,15 @@ _INT32_LIMIT = 2**31 - 1
 
 
 @jit()
+def _pairs_increase(major, minor):
+    """True if the pairs ``(major[t], minor[t])`` strictly increase with ``t``."""
+    for t in range(1, major.size):
+        if major[t] < major[t - 1] or (major[t] == major[t - 1] and minor[t] <= minor[t - 1]):
+            return False
+    return True
+
+
+@jit()
 def _sort_pairs(major, minor, n_major, n_minor, indptr, order, scratch):
     """Positions ``0..n-1`` sorted by ``(major, minor, position)``.
 
@@ -538,8 +547,16 @@ class Ratings:
         return self._csc
 
     def _compressed(self, major, minor, shape):
-        indptr, order = self._sorted_order(major, minor, shape)
+        """``(indptr, indices, data)`` grouped by ``major``. Ratings already in
+        that order (as generated or split data often are) share their arrays
+        with the result instead of copying them."""
         index_dtype = np.int32 if max(len(self), shape[1]) <= _INT32_LIMIT else np.int64
+        if _pairs_increase(major, minor):
+            indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+            np.cumsum(np.bincount(major, minlength=shape[0]), out=indptr[1:])
+            return (indptr.astype(index_dtype, copy=False),
+                    minor.astype(index_dtype, copy=False), self._values)
+        indptr, order = self._sorted_order(major, minor, shape)
         indices = minor[order].astype(index_dtype, copy=False)
         data = self._values[order]
         return indptr.astype(index_dtype, copy=False), indices, data

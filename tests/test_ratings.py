@@ -287,6 +287,26 @@ def test_csr_and_csc_agree_with_triples():
     assert r.csr is r.csr and r.csc is r.csc
 
 
+def test_ratings_in_matrix_order_share_their_arrays():
+    rng = np.random.default_rng(3)
+    dense = np.where(rng.random((30, 20)) < 0.3, rng.integers(1, 6, (30, 20)), 0)
+    users, items = np.nonzero(dense)  # row-major order: already sorted by (user, item)
+    in_order = Ratings(users, items, dense[users, items].astype(float), shape=dense.shape)
+    shuffled = rng.permutation(users.size)
+    other = Ratings(users[shuffled], items[shuffled], dense[users, items][shuffled].astype(float),
+                    shape=dense.shape)
+    for r in (in_order, other):
+        np.testing.assert_array_equal(r.csr.toarray(), dense)
+        np.testing.assert_array_equal(r.csc.toarray(), dense)
+        assert r.csr.has_canonical_format
+    assert np.shares_memory(in_order.csr.data, in_order.values)
+    assert np.shares_memory(in_order.csr.indices, in_order.items)
+    assert not np.shares_memory(other.csr.data, other.values)
+    assert not np.shares_memory(in_order.csc.data, in_order.values)  # sorted by user, not item
+    with pytest.raises(ValueError):  # shared arrays stay read-only
+        in_order.csr.data[0] = 0
+
+
 def test_csr_keeps_stored_zeros():
     r = Ratings([0, 1], [1, 0], [0.0, 2.0])
     assert r.csr.nnz == 2 and r.csc.nnz == 2
