@@ -234,9 +234,9 @@ class CSROperator(Operator):
         partial = self._partial_scratch((n_chunks, self.shape[1], k))
         out = np.empty((self.shape[1], k))
         squares = np.empty(n_chunks)
-        csr_residual_rproduct(self.indptr, self.indices, self.data, self._block(own),
-                              self._block(other), self._block(mult),
-                              self._row_chunks(n_chunks), partial, out, squares)
+        own, mult = self._blocks(own, mult)
+        csr_residual_rproduct(self.indptr, self.indices, self.data, own, self._block(other),
+                              mult, self._row_chunks(n_chunks), partial, out, squares)
         return out, float(squares.sum())
 
     def factor_gram(self, own, other, chunk_entries=1 << 16):
@@ -256,6 +256,11 @@ class CSROperator(Operator):
             G += features.T @ features
             b += features.T @ self.data[start:end]
         return G, b
+
+    def _blocks(self, first, second):
+        """Both blocks in the matrix's dtype, converted once if they are the same array."""
+        converted = self._block(first)
+        return converted, (converted if second is first else self._block(second))
 
     def _n_partials(self, k: int) -> int:
         """Row chunks of the transpose product: fixed by the matrix and ``k``

@@ -151,35 +151,43 @@ def _resize(observed, start, rank, rng):
 def _als_step(observed, f, lam, rng):
     """One softImpute-ALS iteration (item side, then user side); returns the
     objective of ``Z`` as it was when the iteration started."""
-    # Item side: with A = U sqrt(d) fixed, B = X*^T A (A^T A + lam)^-1.
-    StU, squares = observed.residual_rtimes(f.U * f.d, f.V, f.U)
+    # Item side: with A = U sqrt(d) fixed, B = X*^T A (A^T A + lam)^-1. The
+    # model's d scales the short side, so no long-side temporary is formed.
+    StU, squares = observed.residual_rtimes(f.U, f.V * f.d, f.U)
     value = objective(squares, f.d, lam)
-    B = _ridge(StU, f.V, f.d, lam)
-    f.V, f.d, R = _balance(B, f.d)
+    f.V, f.d, R = _balance(_scaled_ridge(StU, f.V, f.d, lam))
     f.U = f.U @ R
     # User side, symmetrically.
-    SV, _ = observed.residual_times(f.U * f.d, f.V, f.V)
-    A = _ridge(SV, f.U, f.d, lam)
-    f.U, f.d, R = _balance(A, f.d)
+    SV, _ = observed.residual_times(f.U, f.V * f.d, f.V)
+    f.U, f.d, R = _balance(_scaled_ridge(SV, f.U, f.d, lam))
     f.V = f.V @ R
     return value
 
 
-def _ridge(S_times_other, own, d, lam):
-    """Rows of ``X* other (D^2 + lam)^-1 D`` for ``X* = S + own diag(d) other^T``
-    (``other`` orthonormal): the ridge solution for this side's factor.
-    Overwrites ``S_times_other``."""
-    root = np.sqrt(d)
-    out = S_times_other  # a fresh product: scaled in place, one m x r temporary the fewer
-    out *= root / (d + lam)
-    out += own * (d * root / (d + lam))
+def _scaled_ridge(S_times_other, own, d, lam):
+    """Rows of ``X* other (D^2 + lam)^-1 D^2`` for ``X* = S + own diag(d) other^T``
+    (``other`` orthonormal): this side's ridge solution ``X* other (D^2 +
+    lam)^-1 D`` times ``sqrt(d)``, ready for :func:`_balance`. Overwrites
+    ``S_times_other`` (a fresh product)."""
+    out = S_times_other
+    out *= d / (d + lam)
+    return _add_scaled(out, own, d * d / (d + lam))
+
+
+def _add_scaled(out, own, weight, rows_per_step=1 << 16):
+    """``out + own * weight`` (``weight`` per column); in memory, ``out`` is
+    updated in place a slice of rows at a time, so no temporary as tall as
+    the data is formed."""
+    if not is_local(out):
+        return out + own * weight
+    for start in range(0, out.shape[0], rows_per_step):
+        out[start:start + rows_per_step] += own[start:start + rows_per_step] * weight
     return out
 
 
-def _balance(factor, d):
-    """SVD of ``factor diag(sqrt(d)) = W diag(d_new) R^T``: the new orthonormal
-    side ``W``, the new ``d`` and the rotation ``R`` for the other side."""
-    scaled = factor * np.sqrt(d)
+def _balance(scaled):
+    """SVD of ``scaled = W diag(d_new) R^T``: the new orthonormal side ``W``,
+    the new ``d`` and the rotation ``R`` for the other side."""
     if is_local(scaled) and scaled.shape[0] < 4 * scaled.shape[1]:
         W, d_new, Rt = np.linalg.svd(scaled, full_matrices=False)
     else:
@@ -191,8 +199,8 @@ def _als_finish(observed, f, lam):
     """Hastie et al.'s last step: ``M = X* V = U' diag(s) R^T``; then
     ``U = U'``, ``V = V R`` and ``d = max(s - lam, 0)``, the exact
     soft-thresholded SVD of ``X*`` on the converged row space."""
-    SV, _ = observed.residual_times(f.U * f.d, f.V, f.V)
-    U, s, Rt = svd_of_tall(SV + f.U * f.d)
+    SV, _ = observed.residual_times(f.U, f.V * f.d, f.V)
+    U, s, Rt = svd_of_tall(_add_scaled(SV, f.U, f.d))
     f.U, f.V, f.d = U.astype(np.float64, copy=False), f.V @ Rt.T, np.maximum(s - lam, 0.0)
 
 

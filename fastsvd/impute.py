@@ -457,7 +457,7 @@ def _training_data(X) -> _TrainingData:
                          "sparse" if sp.issparse(X) else "ids")
 
 
-def _predict(bias, factors, rows, cols, clip, chunk=1 << 20):
+def _predict(bias, factors, rows, cols, clip, chunk=1 << 16):
     """Predictions for index pairs; -1 marks an unknown user or item."""
     mean, user_bias, item_bias = bias
     known_row, known_col = rows >= 0, cols >= 0
