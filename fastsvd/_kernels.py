@@ -164,6 +164,36 @@ def _dot(a, b):
     return total
 
 
+@jit()
+def _residual_gather_row(indptr, indices, values, a, other, mult, i, acc):
+    """``acc[:] = sum_j r_ij mult[j]`` over row ``i`` with ``r_ij = x_ij - a .
+    other[j]``; returns ``sum_j r_ij^2`` (float64). Four entries per pass, as
+    in :func:`_gather_row` (measured 1.25x at rank 50)."""
+    acc[:] = 0
+    sq = 0.0
+    p, end = indptr[i], indptr[i + 1]
+    while p + 4 <= end:
+        j0, j1, j2, j3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+        r0 = values[p] - _dot(a, other[j0])
+        r1 = values[p + 1] - _dot(a, other[j1])
+        r2 = values[p + 2] - _dot(a, other[j2])
+        r3 = values[p + 3] - _dot(a, other[j3])
+        sq += (r0 * r0 + r1 * r1) + (r2 * r2 + r3 * r3)
+        w0, w1, w2, w3 = mult[j0], mult[j1], mult[j2], mult[j3]
+        for t in range(acc.size):
+            acc[t] += (r0 * w0[t] + r1 * w1[t]) + (r2 * w2[t] + r3 * w3[t])
+        p += 4
+    while p < end:
+        j = indices[p]
+        res = values[p] - _dot(a, other[j])
+        sq += res * res
+        w = mult[j]
+        for t in range(acc.size):
+            acc[t] += res * w[t]
+        p += 1
+    return sq
+
+
 @jit(parallel=True)
 def csr_residual_product(indptr, indices, values, own, other, mult, row_chunks, out, sq_sum):
     """One pass of soft-impute over the stored entries of a CSR ``X``.
@@ -177,18 +207,8 @@ def csr_residual_product(indptr, indices, values, own, other, mult, row_chunks, 
     for c in prange(row_chunks.size - 1):
         acc = np.empty(mult.shape[1], dtype=mult.dtype)
         for i in range(row_chunks[c], row_chunks[c + 1]):
-            a = own[i]
-            acc[:] = 0
-            sq = 0.0
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                res = values[p] - _dot(a, other[j])
-                sq += res * res
-                w = mult[j]
-                for t in range(acc.size):
-                    acc[t] += res * w[t]
+            sq_sum[i] = _residual_gather_row(indptr, indices, values, own[i], other, mult, i, acc)
             out[i] = acc
-            sq_sum[i] = sq
 
 
 @jit(parallel=True)
@@ -218,6 +238,38 @@ def csr_holdout_mask(indptr, indices, first_row, key, fraction, out, held_per_ro
         held_per_row[i] = held
 
 
+@jit()
+def _residual_scatter_row(indptr, indices, values, a, other, w, i, acc):
+    """``acc[j] += r_ij w`` over row ``i`` with ``r_ij = x_ij - a . other[j]``;
+    returns ``sum_j r_ij^2`` (float64). Four entries per pass."""
+    sq = 0.0
+    p, end = indptr[i], indptr[i + 1]
+    while p + 4 <= end:
+        j0, j1, j2, j3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+        r0 = values[p] - _dot(a, other[j0])
+        r1 = values[p + 1] - _dot(a, other[j1])
+        r2 = values[p + 2] - _dot(a, other[j2])
+        r3 = values[p + 3] - _dot(a, other[j3])
+        sq += (r0 * r0 + r1 * r1) + (r2 * r2 + r3 * r3)
+        d0, d1, d2, d3 = acc[j0], acc[j1], acc[j2], acc[j3]
+        for t in range(w.size):
+            wt = w[t]
+            d0[t] += r0 * wt
+            d1[t] += r1 * wt
+            d2[t] += r2 * wt
+            d3[t] += r3 * wt
+        p += 4
+    while p < end:
+        j = indices[p]
+        res = values[p] - _dot(a, other[j])
+        sq += res * res
+        d = acc[j]
+        for t in range(w.size):
+            d[t] += res * w[t]
+        p += 1
+    return sq
+
+
 @jit(parallel=True)
 def csr_residual_rproduct(indptr, indices, values, own, other, mult, row_chunks, partial, out,
                           sq_sum):
@@ -226,20 +278,11 @@ def csr_residual_rproduct(indptr, indices, values, own, other, mult, row_chunks,
     stored entries (the transpose-side twin of :func:`csr_residual_product`).
     ``partial`` is scratch of shape ``(n_chunks, n_cols, k)`` in the input
     dtype, summed in chunk order into float64 ``out`` (deterministic)."""
-    k = mult.shape[1]
     for c in prange(row_chunks.size - 1):
         acc = partial[c]
         acc[:] = 0
         sq = 0.0
         for i in range(row_chunks[c], row_chunks[c + 1]):
-            a = own[i]
-            w = mult[i]
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                res = values[p] - _dot(a, other[j])
-                sq += res * res
-                dst = acc[j]
-                for t in range(k):
-                    dst[t] += res * w[t]
+            sq += _residual_scatter_row(indptr, indices, values, own[i], other, mult[i], i, acc)
         sq_sum[c] = sq
     _reduce_partials(partial, out)
