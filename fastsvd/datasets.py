@@ -77,8 +77,13 @@ def make_netflix_ratings(scale=1.0, *, rank=50, noise=0.5, signal=0.6, n_items=N
     * e`` with standard normal ``e`` (not rounded). The ``rank`` planted
     factors decay like rating data's spectrum (component ``t`` has variance
     proportional to ``1/t^2``) and their product has standard deviation
-    ``signal``. The noise standard deviation is the best RMSE any predictor
-    can reach on held-out ratings (``info["noise"]``).
+    ``signal``. The noise standard deviation (``info["noise"]``) is the RMSE
+    of the planted model itself; no predictor learnt from the ratings reaches
+    it, because users with few ratings leave their factors uncertain. With
+    the defaults and a random 10% test split, the Bayes posterior mean of each
+    user's bias and factors given the *true* item factors, item biases and
+    prior scores 1.043x the noise at ``scale=0.1`` and 1.0425x at ``scale=1``:
+    a floor for any method, which must learn the items as well.
 
     Returns
     -------
