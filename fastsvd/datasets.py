@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from numba import prange
@@ -82,8 +84,9 @@ def make_netflix_ratings(scale=1.0, *, rank=50, noise=0.5, signal=0.6, n_items=N
     it, because users with few ratings leave their factors uncertain. With
     the defaults and a random 10% test split, the Bayes posterior mean of each
     user's bias and factors given the *true* item factors, item biases and
-    prior scores 1.043x the noise at ``scale=0.1`` and 1.0425x at ``scale=1``:
-    a floor for any method, which must learn the items as well.
+    prior (:func:`netflix_ratings_oracle`) scores 1.043x the noise at
+    ``scale=0.1`` and 1.0425x at ``scale=1``: a floor for any method, which
+    must learn the items as well.
 
     Returns
     -------
@@ -93,21 +96,88 @@ def make_netflix_ratings(scale=1.0, *, rank=50, noise=0.5, signal=0.6, n_items=N
     """
     from .ratings import Ratings
 
+    model = _planted_model(scale, rank, signal, n_items, random_state)
+    n_users = model.indptr.size - 1
+    data = np.empty(model.indices.size, dtype=dtype)
+    noise_key = _random.stream_key(int(model.rng.integers(1 << 62)), 3)
+    _rate(model.indptr, model.indices, model.user_factors, model.item_factors, model.user_bias,
+          model.item_bias, noise_key, noise, False, data)
+    users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(model.indptr))
+    ratings = Ratings(users, model.indices, data, shape=(n_users, n_items))
+    return ratings, {"noise": float(noise), "rank": rank, "signal": float(signal), "mean": 3.6}
+
+
+def netflix_ratings_oracle(train, test, scale=1.0, *, rank=50, noise=0.5, signal=0.6,
+                           n_items=NETFLIX_SHAPE[1], random_state=0) -> np.ndarray:
+    """Bayes-optimal predictions of ``test`` for ratings from
+    :func:`make_netflix_ratings` (same arguments) split into ``train`` and
+    ``test``: the planted item factors, item biases, prior and noise are
+    known, each user's bias and factors are their posterior mean given the
+    user's ``train`` ratings. No method that must learn the items too does
+    better on average, so its RMSE is the floor to measure fits against.
+    """
+    model = _planted_model(scale, rank, signal, n_items, random_state)
+    n_users = model.indptr.size - 1
+    if train.shape != (n_users, n_items) or test.shape != train.shape:
+        raise ValueError(f"train and test must be a split of make_netflix_ratings({scale}) with "
+                         f"the same arguments: expected shape {(n_users, n_items)}, got "
+                         f"{train.shape} and {test.shape}.")
+    features = np.hstack([np.ones((n_items, 1)), model.item_factors])
+    prior_precision = noise ** 2 / np.r_[_USER_BIAS_STD ** 2, model.factor_std ** 2]
+    csr = train.csr
+    residual = csr.data - 3.6 - model.item_bias[csr.indices]
+    weights = np.empty((n_users, features.shape[1]))
+    _posterior_means(csr.indptr, csr.indices, residual, features, prior_precision, weights)
+    return 3.6 + model.item_bias[test.items] + np.sum(weights[test.users] * features[test.items],
+                                                     axis=1)
+
+
+@jit(parallel=True)
+def _posterior_means(indptr, items, residual, features, prior_precision, out):
+    """Per row: the ridge solution ``(F^T F + diag(prior_precision))^-1 F^T y``
+    over its stored entries (``F`` the features of its items)."""
+    k = features.shape[1]
+    for u in prange(indptr.size - 1):
+        G = np.diag(prior_precision)
+        b = np.zeros(k)
+        for p in range(indptr[u], indptr[u + 1]):
+            f = features[items[p]]
+            for s in range(k):
+                b[s] += residual[p] * f[s]
+                for t in range(s, k):  # upper triangle, mirrored below
+                    G[s, t] += f[s] * f[t]
+        for s in range(k):
+            for t in range(s):
+                G[s, t] = G[t, s]
+        out[u] = np.linalg.solve(G, b)
+
+
+_USER_BIAS_STD, _ITEM_BIAS_STD = 0.35, 0.45
+
+
+class _PlantedModel(NamedTuple):
+    indptr: np.ndarray
+    indices: np.ndarray
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    factor_std: np.ndarray  # per component
+    rng: np.random.Generator  # continues the stream: the noise key comes next
+
+
+def _planted_model(scale, rank, signal, n_items, random_state) -> _PlantedModel:
+    """The structure and planted model of :func:`make_netflix_ratings`."""
     indptr, indices, rng = _netflix_pattern(scale, n_items, random_state)
     n_users = indptr.size - 1
     # Component t of p . q has variance a_t^4 = c^2 / t^2; their sum is signal^2.
     strength = 1.0 / np.arange(1, rank + 1)
-    scale_t = np.sqrt(signal * strength / np.sqrt(np.sum(strength ** 2)))
-    latent = rng.standard_normal((n_users + n_items, rank)) * scale_t
-    bias_scale = np.r_[np.full(n_users, 0.35), np.full(n_items, 0.45)]
-    bias = rng.standard_normal(n_users + n_items) * bias_scale
-    data = np.empty(indices.size, dtype=dtype)
-    noise_key = _random.stream_key(int(rng.integers(1 << 62)), 3)
-    _rate(indptr, indices, latent[:n_users], latent[n_users:], bias[:n_users], bias[n_users:],
-          noise_key, noise, False, data)
-    users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(indptr))
-    ratings = Ratings(users, indices, data, shape=(n_users, n_items))
-    return ratings, {"noise": float(noise), "rank": rank, "signal": float(signal), "mean": 3.6}
+    factor_std = np.sqrt(signal * strength / np.sqrt(np.sum(strength ** 2)))
+    latent = rng.standard_normal((n_users + n_items, rank)) * factor_std
+    bias_std = np.r_[np.full(n_users, _USER_BIAS_STD), np.full(n_items, _ITEM_BIAS_STD)]
+    bias = rng.standard_normal(n_users + n_items) * bias_std
+    return _PlantedModel(indptr, indices, latent[:n_users], latent[n_users:], bias[:n_users],
+                         bias[n_users:], factor_std, rng)
 
 
 def _netflix_pattern(scale, n_items, random_state):

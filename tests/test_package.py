@@ -86,9 +86,11 @@ def test_completion_runs_soft_impute_and_compares_results(tmp_path):
     # The planted noise (0.5) bounds the RMSE from below; even exact biases
     # leave the planted low-rank signal (std 0.6): sqrt(0.5^2 + 0.6^2) = 0.78.
     assert record["noise"] <= run["rmse"] < 0.75
+    assert record["noise"] < record["oracle_rmse"] < run["rmse"]  # the floor for any method
     assert run["seconds_per_iteration"] > 0 and run["folds"][0]["iterations"] > 1
     report = format_table(results)
     assert "fastsvd SoftImpute als" in report and "RMSE / noise" in report
+    assert "RMSE / oracle" in report
 
     slower = json.loads(json.dumps(results))
     slower["completion"][0]["runs"][0]["seconds"] *= 2

@@ -324,3 +324,41 @@ def test_movielens_fold_1(shared_data):
     error = rmse(test.values, model.predict(test.user_ids[test.users],
                                             test.item_ids[test.items]))
     assert error < 0.935  # bias-only is 0.955 on this fold
+
+
+# --------------------------------------------------------------------------- synthetic floor
+
+
+def test_netflix_ratings_oracle_matches_a_numpy_twin():
+    from fastsvd.datasets import _planted_model, make_netflix_ratings, netflix_ratings_oracle
+
+    args = dict(rank=4, n_items=300, random_state=2)
+    ratings, info = make_netflix_ratings(0.0005, **args)
+    train, test = ratings.split(0.2, random_state=0)
+    predicted = netflix_ratings_oracle(train, test, 0.0005, **args)
+    model = _planted_model(0.0005, args["rank"], info["signal"], args["n_items"], 2)
+    features = np.hstack([np.ones((args["n_items"], 1)), model.item_factors])
+    precision = np.diag(info["noise"] ** 2 / np.r_[0.35 ** 2, model.factor_std ** 2])
+    expected = np.empty(len(test))
+    for k, (u, i) in enumerate(zip(test.users, test.items, strict=True)):
+        mine = train.users == u
+        F = features[train.items[mine]]
+        y = train.values[mine] - 3.6 - model.item_bias[train.items[mine]]
+        w = np.linalg.solve(F.T @ F + precision, F.T @ y)
+        expected[k] = 3.6 + model.item_bias[i] + features[i] @ w
+    np.testing.assert_allclose(predicted, expected, rtol=1e-9)
+
+
+def test_netflix_ratings_oracle_is_a_floor_for_soft_impute():
+    from fastsvd.datasets import make_netflix_ratings, netflix_ratings_oracle
+
+    args = dict(rank=5, n_items=1500, random_state=0)
+    ratings, info = make_netflix_ratings(0.004, **args)
+    train, test = ratings.split(0.1, random_state=0)
+    oracle = rmse(test.values, netflix_ratings_oracle(train, test, 0.004, **args))
+    model = SoftImpute(rank=10, random_state=0).fit(train)
+    fitted = rmse(test.values, model.predict(test.user_ids[test.users],
+                                             test.item_ids[test.items]))
+    assert 0.95 * info["noise"] < oracle < fitted
+    with pytest.raises(ValueError, match="split of make_netflix_ratings"):
+        netflix_ratings_oracle(train, test, 0.005, **args)
