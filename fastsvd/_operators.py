@@ -214,10 +214,12 @@ class CSROperator(Operator):
 
     def residual_times(self, own, other, mult):
         """``(R @ mult, ||R||_F^2)`` for the residual ``R`` of ``own @ other.T``
-        on the stored entries, in one pass and without storing ``R`` (float64)."""
+        on the stored entries, in one pass and without storing ``R``. The
+        product is in the matrix's dtype (it is as tall as the data), the
+        squared norm in float64."""
         from ._kernels import csr_residual_product
 
-        out = np.empty((self.shape[0], mult.shape[1]))
+        out = np.empty((self.shape[0], mult.shape[1]), dtype=self.dtype)
         squares = np.empty(self.shape[0])
         csr_residual_product(self.indptr, self.indices, self.data, self._block(own),
                              self._block(other), self._block(mult),
@@ -226,7 +228,7 @@ class CSROperator(Operator):
 
     def residual_rtimes(self, own, other, mult):
         """``(R.T @ mult, ||R||_F^2)``, the transpose-side twin of
-        :meth:`residual_times` (float64)."""
+        :meth:`residual_times` (float64: it is short)."""
         from ._kernels import csr_residual_rproduct
 
         k = mult.shape[1]

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._linalg import column_stack, inner, is_local, orthonormalize, svd_of_tall
+from ._linalg import column_stack, inner, is_local, orthonormalize, svd_of_tall, times_small
 from ._operators import CSROperator, SparsePlusLowRankOperator
 from ._randomized import subspace_iteration
 
@@ -86,7 +86,7 @@ def fit_biases(observed: CSROperator, damping: float, n_rounds: int = 10):
 def validation_rmse(held_out: CSROperator, factors: Factors) -> float:
     """RMSE of ``Z`` on held-out entries (their values already centred)."""
     zero = np.zeros((held_out.shape[1], 1))
-    squares = float(held_out.residual_times(factors.U * factors.d, factors.V, zero)[1])
+    squares = float(held_out.residual_times(factors.U, factors.V * factors.d, zero)[1])
     return float(np.sqrt(squares / max(held_out.nnz, 1)))
 
 
@@ -127,7 +127,7 @@ def _initial(observed, rank, rng, start, method):
     V = orthonormalize(rng.standard_normal((n, rank)))[0]
     # U spans X V for a random V (one randomized range-finder step), so the
     # random numbers are drawn on the item side only.
-    U = orthonormalize(observed.matmat(V).astype(np.float64))[0]
+    U = orthonormalize(observed.matmat(V))[0]
     if method == "als":  # Hastie et al.: U orthonormal, D = I, V = 0
         return Factors(U, np.ones(rank), np.zeros((n, rank)))
     return Factors(U, np.zeros(rank), V)
@@ -142,7 +142,7 @@ def _resize(observed, start, rank, rng):
     missing = rank - d.size
     if missing > 0:
         new = rng.standard_normal((V.shape[0], missing))
-        U = orthonormalize(column_stack([U, observed.matmat(new).astype(np.float64)]))[0]
+        U = orthonormalize(column_stack([U, observed.matmat(new).astype(U.dtype)]))[0]
         V = orthonormalize(np.hstack([V, new]))[0]
         d = np.concatenate([d, np.full(missing, d.min() if d.size else 1.0)])
     return Factors(U, d, V)
@@ -156,7 +156,7 @@ def _als_step(observed, f, lam, rng):
     StU, squares = observed.residual_rtimes(f.U, f.V * f.d, f.U)
     value = objective(squares, f.d, lam)
     f.V, f.d, R = _balance(_scaled_ridge(StU, f.V, f.d, lam))
-    f.U = f.U @ R
+    f.U = times_small(f.U, R)
     # User side, symmetrically.
     SV, _ = observed.residual_times(f.U, f.V * f.d, f.V)
     f.U, f.d, R = _balance(_scaled_ridge(SV, f.U, f.d, lam))
@@ -192,7 +192,7 @@ def _balance(scaled):
         W, d_new, Rt = np.linalg.svd(scaled, full_matrices=False)
     else:
         W, d_new, Rt = svd_of_tall(scaled)
-    return W.astype(np.float64, copy=False), d_new, Rt.T
+    return W, d_new, Rt.T
 
 
 def _als_finish(observed, f, lam):
@@ -201,7 +201,7 @@ def _als_finish(observed, f, lam):
     soft-thresholded SVD of ``X*`` on the converged row space."""
     SV, _ = observed.residual_times(f.U, f.V * f.d, f.V)
     U, s, Rt = svd_of_tall(_add_scaled(SV, f.U, f.d))
-    f.U, f.V, f.d = U.astype(np.float64, copy=False), f.V @ Rt.T, np.maximum(s - lam, 0.0)
+    f.U, f.V, f.d = U, f.V @ Rt.T, np.maximum(s - lam, 0.0)
 
 
 def _svd_step(observed, f, lam, rng):

@@ -254,7 +254,7 @@ class DistributedOperator(Operator):
         pairs = self._submit("residual_times", (self.tall(own), other, mult))
         products = _each(self.client, operator.getitem, _PerBlock(pairs), 0)
         squares = _each(self.client, operator.getitem, _PerBlock(pairs), 1)
-        return (TallBlocks(self.client, products, self.rows, (mult.shape[1],), np.float64),
+        return (TallBlocks(self.client, products, self.rows, (mult.shape[1],), self.dtype),
                 _DeferredSum(self.client, squares))
 
     def factor_gram(self, own, other):
