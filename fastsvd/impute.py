@@ -51,9 +51,11 @@ class SoftImpute:
         rating), walks the warm-started path ``lam = f * lambda0`` for ``f``
         in :data:`LAMBDA_FRACTIONS` (``lambda0`` is the smallest ``lam``
         giving ``Z = 0``) with a rank that grows from
-        :data:`PATH_START_RANK` as the solutions need it, keeps the fraction
-        with the best validation RMSE (of unclipped predictions) and refits on
-        all the ratings with that fraction of their own ``lambda0``. Fits on
+        :data:`PATH_START_RANK` as the solutions need it, until the validation
+        RMSE (of unclipped predictions) first gets worse, and refits on all the
+        ratings with the best fraction of their own ``lambda0``. (Waiting for
+        a second worse step picked the same fraction on MovieLens-100K u1..u5
+        and synthetic ratings from 0.9M to 89M: the curve is smooth.) Fits on
         the path stop at a relative change of :data:`PATH_TOL` (or ``tol`` if
         looser); the refit uses ``tol``. The test data are never looked at.
     method : {"als", "svd"}
@@ -200,19 +202,16 @@ class SoftImpute:
         held_out = held_out.minus_offsets(bias[1] + bias[0], bias[2])
         lam0 = _softimpute.lambda0(train, rng)
         self.validation_ = {}
-        best, best_rmse, start, best_start, worse = None, np.inf, None, None, 0
+        best, best_rmse, start, best_start = None, np.inf, None, None
         rank = min(self.rank, PATH_START_RANK)
         for fraction in LAMBDA_FRACTIONS:
             start, rank = self._fit_growing(train, fraction * lam0, rng, start,
                                             max(self.tol, PATH_TOL), rank)
             rmse = _softimpute.validation_rmse(held_out, self._refit_d(train, start))
             self.validation_[fraction] = rmse
-            if rmse < best_rmse:
-                best, best_rmse, best_start, worse = fraction, rmse, start, 0
-            else:
-                worse += 1
-                if worse == 2:
-                    break
+            if rmse >= best_rmse:
+                break
+            best, best_rmse, best_start = fraction, rmse, start
         return best, best_start
 
     def _report(self, iteration, value, change):
