@@ -170,7 +170,7 @@ def _scaled_ridge(S_times_other, own, d, lam):
     lam)^-1 D`` times ``sqrt(d)``, ready for :func:`_balance`. Overwrites
     ``S_times_other`` (a fresh product)."""
     out = S_times_other
-    out *= d / (d + lam)
+    out *= _weights(d / (d + lam), out)
     return _add_scaled(out, own, d * d / (d + lam))
 
 
@@ -180,9 +180,16 @@ def _add_scaled(out, own, weight, rows_per_step=1 << 16):
     the data is formed."""
     if not is_local(out):
         return out + own * weight
+    weight = _weights(weight, out)
     for start in range(0, out.shape[0], rows_per_step):
         out[start:start + rows_per_step] += own[start:start + rows_per_step] * weight
     return out
+
+
+def _weights(column_weights, block):
+    """Per-column weights in the block's dtype (float32 blocks stay float32
+    arithmetic instead of going through float64 temporaries)."""
+    return column_weights.astype(block.dtype, copy=False)
 
 
 def _balance(scaled):
