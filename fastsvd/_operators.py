@@ -207,8 +207,9 @@ class CSROperator(Operator):
         the residual of the model ``own @ other.T`` on the stored entries."""
         from ._kernels import csr_residual
 
+        own, other = self._model(own, other)
         out = np.empty_like(self.data)
-        csr_residual(self.indptr, self.indices, self.data, self._block(own), self._block(other),
+        csr_residual(self.indptr, self.indices, self.data, own, other,
                      self._row_chunks(_MATMAT_CHUNKS), out)
         return out
 
@@ -219,11 +220,11 @@ class CSROperator(Operator):
         squared norm in float64."""
         from ._kernels import csr_residual_product
 
+        own, other = self._model(own, other)
         out = np.empty((self.shape[0], mult.shape[1]), dtype=self.dtype)
         squares = np.empty(self.shape[0])
-        csr_residual_product(self.indptr, self.indices, self.data, self._block(own),
-                             self._block(other), self._block(mult),
-                             self._row_chunks(_MATMAT_CHUNKS), out, squares)
+        csr_residual_product(self.indptr, self.indices, self.data, own, other,
+                             self._block(mult), self._row_chunks(_MATMAT_CHUNKS), out, squares)
         return out, float(squares.sum())
 
     def residual_rtimes(self, own, other, mult):
@@ -236,9 +237,10 @@ class CSROperator(Operator):
         partial = self._partial_scratch((n_chunks, self.shape[1], k))
         out = np.empty((self.shape[1], k))
         squares = np.empty(n_chunks)
-        own, mult = self._blocks(own, mult)
-        csr_residual_rproduct(self.indptr, self.indices, self.data, own, self._block(other),
-                              mult, self._row_chunks(n_chunks), partial, out, squares)
+        own_block, other = self._model(own, other)
+        mult = own_block if mult is own and own.shape[1] else self._block(mult)
+        csr_residual_rproduct(self.indptr, self.indices, self.data, own_block, other, mult,
+                              self._row_chunks(n_chunks), partial, out, squares)
         return out, float(squares.sum())
 
     def factor_gram(self, own, other, chunk_entries=1 << 16):
@@ -259,10 +261,14 @@ class CSROperator(Operator):
             b += features.T @ self.data[start:end]
         return G, b
 
-    def _blocks(self, first, second):
-        """Both blocks in the matrix's dtype, converted once if they are the same array."""
-        converted = self._block(first)
-        return converted, (converted if second is first else self._block(second))
+    def _model(self, own, other):
+        """The factors of a model ``own @ other.T`` as blocks in the matrix's
+        dtype; a rank-0 model (the zero model) gets one zero column, as the
+        kernels read at least one column."""
+        if own.shape[1] == 0:
+            return (np.zeros((self.shape[0], 1), dtype=self.dtype),
+                    np.zeros((self.shape[1], 1), dtype=self.dtype))
+        return self._block(own), self._block(other)
 
     def _n_partials(self, k: int) -> int:
         """Row chunks of the transpose product: fixed by the matrix and ``k``

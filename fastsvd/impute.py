@@ -209,7 +209,7 @@ class SoftImpute:
                                             max(self.tol, PATH_TOL), rank)
             rmse = _softimpute.validation_rmse(held_out, self._refit_d(train, start))
             self.validation_[fraction] = rmse
-            if rmse >= best_rmse:
+            if best is not None and not rmse < best_rmse:
                 break
             best, best_rmse, best_start = fraction, rmse, start
         return best, best_start

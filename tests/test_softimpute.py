@@ -55,6 +55,34 @@ def test_objective_decreases_monotonically(method):
     assert np.all(np.diff(history) <= 1e-10 * history[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rank_zero_model_leaves_the_values_as_residual(dtype):
+    X, mask, _ = _planted(40, 30, rank=2, density=0.4, seed=9)
+    observed = _observed(X, mask, dtype)
+    S = sp.csr_matrix((X[mask], np.nonzero(mask)), shape=X.shape)
+    no_rows, no_cols = np.zeros((40, 0)), np.zeros((30, 0))
+    rng = np.random.default_rng(0)
+    row_mult, col_mult = rng.standard_normal((30, 3)), rng.standard_normal((40, 3))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(observed.residual(no_rows, no_cols), X[mask], rtol=rtol)
+    product, squares = observed.residual_times(no_rows, no_cols, row_mult)
+    np.testing.assert_allclose(product, S @ row_mult, rtol=rtol, atol=rtol)
+    assert squares == pytest.approx(np.sum(X[mask] ** 2), rel=rtol)
+    rproduct, rsquares = observed.residual_rtimes(no_rows, no_cols, col_mult)
+    np.testing.assert_allclose(rproduct, S.T @ col_mult, rtol=rtol, atol=rtol)
+    assert rsquares == pytest.approx(squares, rel=rtol)
+
+
+def test_lambda_path_survives_a_zero_first_solution():
+    # On these ratings the svd method's first path point (0.6 lambda0) is Z = 0.
+    from fastsvd.datasets import make_netflix_ratings
+
+    train, _ = make_netflix_ratings(0.01, random_state=0)[0].split(0.1, random_state=0)
+    model = SoftImpute(method="svd", random_state=0).fit(train)
+    assert all(np.isfinite(list(model.validation_.values())))
+    assert 0 < model.lam_ < model.lambda0_
+
+
 def test_debias_refits_the_singular_values_by_least_squares():
     X, mask, _ = _planted(70, 45, rank=4, density=0.4, noise=0.3, seed=7)
     observed = _observed(X, mask)
