@@ -90,7 +90,8 @@ class SoftImpute:
     Attributes
     ----------
     mean_, user_bias_, item_bias_ : the bias model.
-    U_, d_, V_ : the low-rank part ``Z = U_ diag(d_) V_^T`` (``d_`` > 0).
+    U_, d_, V_ : the low-rank part ``Z = U_ diag(d_) V_^T`` (``d_`` > 0;
+        ``U_``, as tall as the ratings, in their dtype with ``method="als"``).
     lam_, lambda0_ : the ``lam`` used and ``lambda0`` of the training data.
     history_ : objective per iteration of the final fit (non-increasing).
     n_iter_, converged_ : iterations of the final fit and whether it met ``tol``.
