@@ -241,7 +241,9 @@ def csr_holdout_mask(indptr, indices, first_row, key, fraction, out, held_per_ro
 @jit()
 def _residual_scatter_row(indptr, indices, values, a, other, w, i, acc):
     """``acc[j] += r_ij w`` over row ``i`` with ``r_ij = x_ij - a . other[j]``;
-    returns ``sum_j r_ij^2`` (float64). Four entries per pass."""
+    returns ``sum_j r_ij^2`` (float64). Four entries per pass. The four
+    residuals are written out here as in :func:`_residual_gather_row`: a
+    shared helper returning them as a tuple measured 1.2-2.6x slower."""
     sq = 0.0
     p, end = indptr[i], indptr[i + 1]
     while p + 4 <= end:
