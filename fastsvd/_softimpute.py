@@ -93,9 +93,17 @@ def validation_rmse(held_out: CSROperator, factors: Factors) -> float:
 def lambda0(observed: CSROperator, rng) -> float:
     """Smallest ``lam`` whose solution is ``Z = 0``: the largest singular value
     of ``P_Omega(X)``."""
+    return float(top_pair(observed, rng).d[0])
+
+
+def top_pair(observed: CSROperator, rng) -> Factors:
+    """The top singular triplet of ``P_Omega(X)`` as rank-1 factors: ``d[0]``
+    is ``lambda0``, and just below ``lambda0`` the solution is this pair with
+    ``d`` shrunk by ``lam`` (a warm start for the top of a lambda path)."""
     result = subspace_iteration(observed, 1, n_oversamples=4, n_iter=30, normalizer="QR",
                                 tol=1e-6, rng=rng)
-    return float(result.s[0])
+    U = result.U if result.U.dtype == observed.dtype else result.U.astype(observed.dtype)
+    return Factors(U, np.asarray(result.s, dtype=np.float64), np.asarray(result.V, np.float64))
 
 
 def fit(observed: CSROperator, rank: int, lam: float, *, method: str, tol: float,

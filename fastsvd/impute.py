@@ -201,9 +201,12 @@ class SoftImpute:
                              f"{observed.nnz}; pass a fixed lam or another validation_fraction.")
         train, bias = self._centred(train)
         held_out = held_out.minus_offsets(bias[1] + bias[0], bias[2])
-        lam0 = _softimpute.lambda0(train, rng)
+        top = _softimpute.top_pair(train, rng)
+        lam0 = float(top.d[0])
         self.validation_ = {}
-        best, best_rmse, start, best_start = None, np.inf, None, None
+        best, best_rmse, best_start = None, np.inf, None
+        # Just below lambda0 the solution is the top pair shrunk by lam: start there.
+        start = _softimpute.Factors(top.U, top.d * (1 - LAMBDA_FRACTIONS[0]), top.V)
         rank = min(self.rank, PATH_START_RANK)
         for fraction in LAMBDA_FRACTIONS:
             start, rank = self._fit_growing(train, fraction * lam0, rng, start,
