@@ -13,6 +13,8 @@ from ._numba import jit
 
 NETFLIX_SHAPE = (480_189, 17_770)
 NETFLIX_NNZ = 100_480_507
+# make_netflix_ratings: global mean and the spread of user and item biases.
+_PLANTED_MEAN, _USER_BIAS_STD, _ITEM_BIAS_STD = 3.6, 0.35, 0.45
 
 # Shifted power laws w(r) = (r + c) ** -alpha over popularity rank r, fitted to
 # the Netflix-prize degrees: items max/mean 41, median/mean 0.10; users
@@ -104,7 +106,8 @@ def make_netflix_ratings(scale=1.0, *, rank=50, noise=0.5, signal=0.6, n_items=N
           model.item_bias, noise_key, noise, False, data)
     users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(model.indptr))
     ratings = Ratings(users, model.indices, data, shape=(n_users, n_items))
-    return ratings, {"noise": float(noise), "rank": rank, "signal": float(signal), "mean": 3.6}
+    return ratings, {"noise": float(noise), "rank": rank, "signal": float(signal),
+                     "mean": _PLANTED_MEAN}
 
 
 def netflix_ratings_oracle(train, test, scale=1.0, *, rank=50, noise=0.5, signal=0.6,
@@ -125,11 +128,11 @@ def netflix_ratings_oracle(train, test, scale=1.0, *, rank=50, noise=0.5, signal
     features = np.hstack([np.ones((n_items, 1)), model.item_factors])
     prior_precision = noise ** 2 / np.r_[_USER_BIAS_STD ** 2, model.factor_std ** 2]
     csr = train.csr
-    residual = csr.data - 3.6 - model.item_bias[csr.indices]
+    residual = csr.data - _PLANTED_MEAN - model.item_bias[csr.indices]
     weights = np.empty((n_users, features.shape[1]))
     _posterior_means(csr.indptr, csr.indices, residual, features, prior_precision, weights)
-    return 3.6 + model.item_bias[test.items] + np.sum(weights[test.users] * features[test.items],
-                                                     axis=1)
+    low_rank = np.sum(weights[test.users] * features[test.items], axis=1)
+    return _PLANTED_MEAN + model.item_bias[test.items] + low_rank
 
 
 @jit(parallel=True)
@@ -150,9 +153,6 @@ def _posterior_means(indptr, items, residual, features, prior_precision, out):
             for t in range(s):
                 G[s, t] = G[t, s]
         out[u] = np.linalg.solve(G, b)
-
-
-_USER_BIAS_STD, _ITEM_BIAS_STD = 0.35, 0.45
 
 
 class _PlantedModel(NamedTuple):
@@ -260,7 +260,7 @@ def _rate(indptr, indices, user_factors, item_factors, user_bias, item_bias, key
     for u in prange(indptr.size - 1):
         for p in range(indptr[u], indptr[u + 1]):
             j = indices[p]
-            score = 3.6 + user_bias[u] + item_bias[j] + noise * _random.normal(key, u, j)
+            score = _PLANTED_MEAN + user_bias[u] + item_bias[j] + noise * _random.normal(key, u, j)
             for r in range(rank):
                 score += user_factors[u, r] * item_factors[j, r]
             data[p] = min(5.0, max(1.0, np.floor(score + 0.5))) if integer else score
