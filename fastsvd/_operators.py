@@ -207,27 +207,30 @@ class CSROperator(Operator):
         the residual of the model ``own @ other.T`` on the stored entries."""
         from ._kernels import csr_residual
 
-        own, other = self._model(own, other)
+        own, _, other = self._model(own, other)  # scale: ones
         out = np.empty_like(self.data)
         csr_residual(self.indptr, self.indices, self.data, own, other,
                      self._row_chunks(_MATMAT_CHUNKS), out)
         return out
 
-    def residual_times(self, own, other, mult):
-        """``(R @ mult, ||R||_F^2)`` for the residual ``R`` of ``own @ other.T``
-        on the stored entries, in one pass and without storing ``R``. The
-        product is in the matrix's dtype (it is as tall as the data), the
-        squared norm in float64."""
+    def residual_times(self, own, other, mult, scale=None):
+        """``(R @ mult, ||R||_F^2)`` for the residual ``R`` of the model
+        ``own diag(scale) other^T`` (``scale`` defaults to ones) on the stored
+        entries, in one pass and without storing ``R``. Passing ``other`` itself
+        as ``mult`` halves the rows read per entry. The product is in the
+        matrix's dtype (it is as tall as the data), the squared norm in
+        float64."""
         from ._kernels import csr_residual_product
 
-        own, other = self._model(own, other)
+        own, scale, other_block = self._model(own, other, scale)
+        mult = other_block if mult is other and other.shape[1] else self._block(mult)
         out = np.empty((self.shape[0], mult.shape[1]), dtype=self.dtype)
         squares = np.empty(self.shape[0])
-        csr_residual_product(self.indptr, self.indices, self.data, own, other,
-                             self._block(mult), self._row_chunks(_MATMAT_CHUNKS), out, squares)
+        csr_residual_product(self.indptr, self.indices, self.data, own, scale, other_block, mult,
+                             self._row_chunks(_MATMAT_CHUNKS), out, squares)
         return out, float(squares.sum())
 
-    def residual_rtimes(self, own, other, mult):
+    def residual_rtimes(self, own, other, mult, scale=None):
         """``(R.T @ mult, ||R||_F^2)``, the transpose-side twin of
         :meth:`residual_times` (float64: it is short)."""
         from ._kernels import csr_residual_rproduct
@@ -237,9 +240,9 @@ class CSROperator(Operator):
         partial = self._partial_scratch((n_chunks, self.shape[1], k))
         out = np.empty((self.shape[1], k))
         squares = np.empty(n_chunks)
-        own_block, other = self._model(own, other)
+        own_block, scale, other = self._model(own, other, scale)
         mult = own_block if mult is own and own.shape[1] else self._block(mult)
-        csr_residual_rproduct(self.indptr, self.indices, self.data, own_block, other, mult,
+        csr_residual_rproduct(self.indptr, self.indices, self.data, own_block, scale, other, mult,
                               self._row_chunks(n_chunks), partial, out, squares)
         return out, float(squares.sum())
 
@@ -261,14 +264,16 @@ class CSROperator(Operator):
             b += features.T @ self.data[start:end]
         return G, b
 
-    def _model(self, own, other):
-        """The factors of a model ``own @ other.T`` as blocks in the matrix's
-        dtype; a rank-0 model (the zero model) gets one zero column, as the
-        kernels read at least one column."""
+    def _model(self, own, other, scale=None):
+        """The model ``own diag(scale) other^T`` as ``(own, scale, other)`` in
+        the matrix's dtype (``scale`` defaults to ones); a rank-0 model (the
+        zero model) gets one zero column, as the kernels read at least one."""
         if own.shape[1] == 0:
-            return (np.zeros((self.shape[0], 1), dtype=self.dtype),
+            zero = np.zeros(1, dtype=self.dtype)
+            return (np.zeros((self.shape[0], 1), dtype=self.dtype), zero,
                     np.zeros((self.shape[1], 1), dtype=self.dtype))
-        return self._block(own), self._block(other)
+        scale = np.ones(own.shape[1]) if scale is None else scale
+        return self._block(own), self._block(scale), self._block(other)
 
     def _n_partials(self, k: int) -> int:
         """Row chunks of the transpose product: fixed by the matrix and ``k``
@@ -399,10 +404,10 @@ class SparsePlusLowRankOperator(Operator):
 
     def matmat(self, X):
         X = np.asarray(X, dtype=np.float64)
-        sparse, self.squared_residual = self.observed.residual_times(self.U * self.d, self.V, X)
+        sparse, self.squared_residual = self.observed.residual_times(self.U, self.V, X, self.d)
         return (sparse + self.U @ (self.d[:, None] * (self.V.T @ X))).astype(self.dtype)
 
     def rmatmat(self, Y):
         Y = np.asarray(Y, dtype=np.float64)
-        sparse, self.squared_residual = self.observed.residual_rtimes(self.U * self.d, self.V, Y)
+        sparse, self.squared_residual = self.observed.residual_rtimes(self.U, self.V, Y, self.d)
         return (sparse + self.V @ (self.d[:, None] * (self.U.T @ Y))).astype(self.dtype)

@@ -86,7 +86,7 @@ def fit_biases(observed: CSROperator, damping: float, n_rounds: int = 10):
 def validation_rmse(held_out: CSROperator, factors: Factors) -> float:
     """RMSE of ``Z`` on held-out entries (their values already centred)."""
     zero = np.zeros((held_out.shape[1], 1))
-    squares = float(held_out.residual_times(factors.U, factors.V * factors.d, zero)[1])
+    squares = float(held_out.residual_times(factors.U, factors.V, zero, factors.d)[1])
     return float(np.sqrt(squares / max(held_out.nnz, 1)))
 
 
@@ -160,13 +160,15 @@ def _als_step(observed, f, lam, rng):
     """One softImpute-ALS iteration (item side, then user side); returns the
     objective of ``Z`` as it was when the iteration started."""
     # Item side: with A = U sqrt(d) fixed, B = X*^T A (A^T A + lam)^-1. The
-    # model's d scales the short side, so no long-side temporary is formed.
-    StU, squares = observed.residual_rtimes(f.U, f.V * f.d, f.U)
+    # kernels apply the model's d row by row, so no long-side temporary is
+    # formed, and the user side reads each row of V once (V is both the
+    # model's factor and the multiplier).
+    StU, squares = observed.residual_rtimes(f.U, f.V, f.U, f.d)
     value = objective(squares, f.d, lam)
     f.V, f.d, R = _balance(_scaled_ridge(StU, f.V, f.d, lam))
     f.U = times_small(f.U, R)
     # User side, symmetrically.
-    SV, _ = observed.residual_times(f.U, f.V * f.d, f.V)
+    SV, _ = observed.residual_times(f.U, f.V, f.V, f.d)
     f.U, f.d, R = _balance(_scaled_ridge(SV, f.U, f.d, lam))
     f.V = f.V @ R
     return value
@@ -214,7 +216,7 @@ def _als_finish(observed, f, lam):
     """Hastie et al.'s last step: ``M = X* V = U' diag(s) R^T``; then
     ``U = U'``, ``V = V R`` and ``d = max(s - lam, 0)``, the exact
     soft-thresholded SVD of ``X*`` on the converged row space."""
-    SV, _ = observed.residual_times(f.U, f.V * f.d, f.V)
+    SV, _ = observed.residual_times(f.U, f.V, f.V, f.d)
     U, s, Rt = svd_of_tall(_add_scaled(SV, f.U, f.d))
     f.U, f.V, f.d = U, f.V @ Rt.T, np.maximum(s - lam, 0.0)
 

@@ -247,11 +247,11 @@ class DistributedOperator(Operator):
         return float(_tree_sum(self.client, parts))
 
     # ---- soft-impute's observed-ratings protocol (see CSROperator)
-    def residual_times(self, own, other, mult):
+    def residual_times(self, own, other, mult, scale=None):
         """As :meth:`CSROperator.residual_times`; the squared residual is
         summed only when it is converted with ``float()`` (callers that ignore
         it cost no round trip)."""
-        pairs = self._submit("residual_times", (self.tall(own), other, mult))
+        pairs = self._submit("residual_times", (self.tall(own), other, mult, scale))
         products = _each(self.client, operator.getitem, _PerBlock(pairs), 0)
         squares = _each(self.client, operator.getitem, _PerBlock(pairs), 1)
         return (TallBlocks(self.client, products, self.rows, (mult.shape[1],), self.dtype),
@@ -260,8 +260,8 @@ class DistributedOperator(Operator):
     def factor_gram(self, own, other):
         return self.sum_blocks("factor_gram", self.tall(own), other)
 
-    def residual_rtimes(self, own, other, mult):
-        return self.sum_blocks("residual_rtimes", self.tall(own), other, self.tall(mult))
+    def residual_rtimes(self, own, other, mult, scale=None):
+        return self.sum_blocks("residual_rtimes", self.tall(own), other, self.tall(mult), scale)
 
     def row_counts(self):
         return self.map_blocks("row_counts", tail=(), dtype=np.float64)

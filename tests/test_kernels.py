@@ -133,14 +133,16 @@ def test_counter_rng_is_uniform():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 5])
 def test_residual_kernels_match_twin(dtype, k):
-    """The soft-impute kernels: residual of ``own @ other.T`` on the stored
-    entries, and its products with a block, against the dense formulas."""
+    """The soft-impute kernels: residual of ``own diag(scale) other.T`` on the
+    stored entries, and its products with a block, against the dense formulas."""
     A = random_csr(57, 31, 0.3, seed=k, dtype=dtype)
     rng = np.random.default_rng(3)
     own, other = rng.standard_normal((57, k)), rng.standard_normal((31, k))
+    scale = rng.uniform(0.5, 2.0, k)
     row_mult, col_mult = rng.standard_normal((31, 4)), rng.standard_normal((57, 4))
     op = CSROperator.from_scipy(A)
     R = naive.stored_residual(A, own, other)
+    R_scaled = naive.stored_residual(A, own * scale, other)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(op.residual(own, other), R.data, rtol=rtol, atol=rtol)
     product, squares = op.residual_times(own, other, row_mult)
@@ -149,3 +151,11 @@ def test_residual_kernels_match_twin(dtype, k):
     rproduct, rsquares = op.residual_rtimes(own, other, col_mult)
     np.testing.assert_allclose(rproduct, R.T @ col_mult, rtol=rtol, atol=rtol * 10)
     assert rsquares == pytest.approx(np.sum(R.data**2), rel=rtol)
+    # With a scale, and with the model's own factors as the multipliers
+    # (the kernels then read each row once).
+    product, squares = op.residual_times(own, other, other, scale)
+    np.testing.assert_allclose(product, R_scaled @ other, rtol=rtol, atol=rtol * 10)
+    assert squares == pytest.approx(np.sum(R_scaled.data**2), rel=rtol)
+    rproduct, rsquares = op.residual_rtimes(own, other, own, scale)
+    np.testing.assert_allclose(rproduct, R_scaled.T @ own, rtol=rtol, atol=rtol * 10)
+    assert rsquares == pytest.approx(squares, rel=rtol)
