@@ -59,8 +59,10 @@ class SoftImpute:
         the path stop at a relative change of :data:`PATH_TOL` (or ``tol`` if
         looser); the refit uses ``tol``. The test data are never looked at.
     method : {"als", "svd"}
-        softImpute-ALS (faster) or the original soft-thresholded SVD
-        iteration; both minimise the same objective.
+        softImpute-ALS (faster; its half-steps are over-relaxed by a momentum
+        of 0.7, switched off if it ever increases the objective) or the
+        original soft-thresholded SVD iteration; both minimise the same
+        objective.
     biases : bool
         Fit damped user and item biases (on by default: they carry most of the
         signal in rating data). ``False`` fits ``Z`` to the raw ratings.
