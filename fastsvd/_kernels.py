@@ -65,9 +65,13 @@ def _gather_row(indptr, indices, data, X, i, out):
 @jit()
 def _scatter_row(indptr, indices, data, y, i, acc):
     """``acc[indices[p]] += data[p] * y`` over the nonzeros of row ``i``."""
+    _scatter_segment(indices, data, y, indptr[i], indptr[i + 1], acc)
+
+
+@jit()
+def _scatter_segment(indices, data, y, p, end, acc):
+    """``acc[indices[q]] += data[q] * y`` for the nonzeros ``p <= q < end``."""
     k = y.size
-    p = indptr[i]
-    end = indptr[i + 1]
     while p + 4 <= end:
         a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
         d0, d1 = acc[indices[p]], acc[indices[p + 1]]
@@ -127,6 +131,45 @@ def _reduce_partials(partial, out):
     n_blocks = 64
     for b in prange(n_blocks):
         _sum_partials(partial, out, b * n_cols // n_blocks, (b + 1) * n_cols // n_blocks)
+
+
+@jit(parallel=True)
+def csr_rmatmat_by_columns(indptr, indices, data, Y, column_bounds, segment_starts, out):
+    """``out[:] = A.T @ Y`` for CSR ``A`` with its columns split into blocks.
+
+    Block ``b`` (columns ``column_bounds[b]`` to ``column_bounds[b + 1]``) is
+    one task: it scans every row's segment of entries in those columns
+    (``segment_starts[i, b]`` to ``segment_starts[i, b + 1]``) and owns its
+    rows of ``out``. No partial sums, and each ``out[j]`` adds the rows in
+    order, so the result is the same for any split into blocks.
+    """
+    for b in prange(column_bounds.size - 1):
+        out[column_bounds[b]:column_bounds[b + 1]] = 0
+        for i in range(indptr.size - 1):
+            _scatter_segment(indices, data, Y[i], segment_starts[i, b], segment_starts[i, b + 1],
+                             out)
+
+
+@jit(parallel=True)
+def csr_segment_starts(indptr, indices, column_bounds, out):
+    """``out[i, b]``: the first entry of row ``i`` in a column ``>=
+    column_bounds[b]``, and ``out[i, -1] = indptr[i + 1]``. Valid only for rows
+    whose column indices are sorted: returns the number of rows that are not
+    (then the caller must not use ``out``)."""
+    n_blocks = column_bounds.size - 1
+    unsorted = 0
+    for i in prange(indptr.size - 1):
+        p, end = indptr[i], indptr[i + 1]
+        for q in range(p + 1, end):
+            if indices[q] < indices[q - 1]:
+                unsorted += 1
+                break
+        for b in range(n_blocks):
+            while p < end and indices[p] < column_bounds[b]:
+                p += 1
+            out[i, b] = p
+        out[i, n_blocks] = end
+    return unsorted
 
 
 @jit(parallel=True)

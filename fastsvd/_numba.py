@@ -32,6 +32,13 @@ def max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
+def active_threads() -> int:
+    """Number of threads numba kernels use now (``numba.get_num_threads``)."""
+    import numba
+
+    return int(numba.get_num_threads())
+
+
 def check_n_threads(n_threads) -> int | None:
     """Validate an ``n_threads`` argument; ``None`` means all available threads."""
     if n_threads is None:

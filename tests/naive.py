@@ -20,6 +20,17 @@ def csr_rmatmat(indptr, indices, data, Y, n_cols):
     return out
 
 
+def segment_starts(indptr, indices, column_bounds):
+    """Per row, where its (sorted) entries in each column block start, by
+    binary search."""
+    out = np.empty((indptr.size - 1, column_bounds.size), dtype=np.int64)
+    for i in range(indptr.size - 1):
+        row = indices[indptr[i]:indptr[i + 1]]
+        out[i, :-1] = indptr[i] + np.searchsorted(row, column_bounds[:-1], side="left")
+        out[i, -1] = indptr[i + 1]
+    return out
+
+
 def balanced_row_chunks(indptr, n_chunks):
     """Chunk boundaries by a linear scan: chunk c ends at the first row whose
     cumulative work (nnz + rows) reaches c/n_chunks of the total."""

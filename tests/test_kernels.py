@@ -61,6 +61,60 @@ def test_rmatmat_matches_twin(dtype, index_dtype, k, n_chunks):
     assert np.all(np.abs(out - ref) <= _tolerance(A.T, Y, dtype))
 
 
+def _run_rmatmat_by_columns(A, Y, column_bounds):
+    indices = A.indices.view(np.uint32 if A.indices.itemsize == 4 else np.uint64)
+    starts = np.empty((A.shape[0], column_bounds.size), dtype=np.int64)
+    assert _kernels.csr_segment_starts(A.indptr, indices, column_bounds, starts) == 0
+    np.testing.assert_array_equal(starts, naive.segment_starts(A.indptr, A.indices,
+                                                               column_bounds))
+    out = np.empty((A.shape[1], Y.shape[1]), dtype=Y.dtype)
+    _kernels.csr_rmatmat_by_columns(A.indptr, indices, A.data, Y, column_bounds, starts, out)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_rmatmat_by_columns_matches_twin_for_any_split(dtype, index_dtype):
+    A = random_csr(57, 31, 0.2, seed=4, dtype=dtype, index_dtype=index_dtype)
+    Y = np.random.default_rng(2).standard_normal((57, 6)).astype(dtype)
+    ref = naive.csr_rmatmat(A.indptr, A.indices, A.data, Y, 31)
+    splits = [[0, 31], [0, 15, 31], [0, 0, 7, 30, 31], [0, 4, 8, 12, 16, 20, 31, 31]]
+    outs = [_run_rmatmat_by_columns(A, Y, np.array(b, dtype=np.int64)) for b in splits]
+    for out in outs:
+        assert out.dtype == dtype
+        assert np.all(np.abs(out - ref) <= _tolerance(A.T, Y, dtype))
+        assert out.tobytes() == outs[0].tobytes()  # the split never changes a bit
+
+
+def test_segment_starts_reports_unsorted_rows():
+    A = sp.csr_matrix((np.ones(5), np.array([2, 0, 1, 1, 3], dtype=np.int32),
+                       np.array([0, 2, 2, 5])), shape=(3, 4))
+    starts = np.empty((3, 3), dtype=np.int64)
+    bounds = np.array([0, 2, 4], dtype=np.int64)
+    assert _kernels.csr_segment_starts(A.indptr, A.indices.view(np.uint32), bounds, starts) == 1
+
+
+def test_wide_rmatmat_splits_columns_and_keeps_unsorted_rows_right(monkeypatch):
+    """Above the partial-sum size the operator splits the columns among the
+    threads; a CSR with unsorted rows falls back to the partial sums."""
+    from fastsvd import _operators
+
+    monkeypatch.setattr(_operators, "_COLUMN_SPLIT_BYTES", 0)
+    A = random_csr(300, 80, 0.1, seed=6)
+    Y = np.random.default_rng(3).standard_normal((300, 5))
+    op = CSROperator.from_scipy(A)
+    np.testing.assert_allclose(op.rmatmat(Y), A.T @ Y, rtol=1e-12, atol=1e-12)
+    assert next(iter(op._column_splits.values())) is not None
+    shuffled = A.copy()
+    for i in range(shuffled.shape[0]):  # reverse each row's entries
+        row = slice(shuffled.indptr[i], shuffled.indptr[i + 1])
+        shuffled.indices[row], shuffled.data[row] = (shuffled.indices[row][::-1].copy(),
+                                                     shuffled.data[row][::-1].copy())
+    op = CSROperator(shuffled.indptr, shuffled.indices, shuffled.data, shuffled.shape)
+    np.testing.assert_allclose(op.rmatmat(Y), A.T @ Y, rtol=1e-12, atol=1e-12)
+    assert next(iter(op._column_splits.values())) is None
+
+
 def test_kernels_handle_unsorted_indices_and_duplicates():
     # A non-canonical CSR: duplicate (row, col) entries are summed, order is free.
     indptr = np.array([0, 3, 3, 6])
@@ -95,17 +149,22 @@ def test_balanced_row_chunks_balances_work():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_products_bit_identical_at_one_and_two_threads(dtype):
-    A = random_csr(3000, 400, 0.02, seed=5, dtype=dtype)
+@pytest.mark.parametrize("shape, k", [((3000, 400), 9), ((600, 8000), 200)])
+def test_products_bit_identical_at_one_and_two_threads(dtype, shape, k):
+    """Narrow blocks (partial sums per row chunk) and wide ones (columns split
+    among the threads: 8000 x 200 is above ``_COLUMN_SPLIT_BYTES``)."""
+    m, n = shape
+    A = random_csr(m, n, 0.02, seed=5, dtype=dtype)
     op = CSROperator.from_scipy(A)
-    X = np.random.default_rng(0).standard_normal((400, 9)).astype(dtype)
-    Y = np.random.default_rng(1).standard_normal((3000, 9)).astype(dtype)
+    X = np.random.default_rng(0).standard_normal((n, k)).astype(dtype)
+    Y = np.random.default_rng(1).standard_normal((m, k)).astype(dtype)
     with threads(1):
         one = op.matmat(X), op.rmatmat(Y)
     with threads(2):
         two = op.matmat(X), op.rmatmat(Y)
     for a, b in zip(one, two, strict=False):
         assert a.tobytes() == b.tobytes()
+    assert np.all(np.abs(two[1] - A.T @ Y.astype(np.float64)) <= _tolerance(A.T, Y, dtype))
 
 
 # Under NUMBA_DISABLE_JIT the generator runs on numpy uint64 scalars, whose
