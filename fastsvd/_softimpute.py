@@ -159,8 +159,9 @@ def _resize(observed, start, rank, rng):
 
 #: Extrapolation weight of softImpute-ALS: each half-step moves its side to
 #: ``new + ALS_MOMENTUM (new - old)`` instead of ``new``. On 10% Netflix-shaped
-#: ratings (lam = 0.03 lambda0, rank 50) 100 iterations end 3.7x (0.7) to 7.7x
-#: (1.0) closer to the optimum's objective than plain ALS; 1.5 diverges.
+#: ratings (lam = 0.03 lambda0, rank 50, cold start), 100 iterations end 7,160
+#: objective units above plain ALS's 300-iteration value without momentum,
+#: 1,810 with 0.7 and 910 with 1.0; 1.5 diverges.
 ALS_MOMENTUM = 0.7
 
 
