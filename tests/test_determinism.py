@@ -36,6 +36,32 @@ def test_dense_and_pca_identical_at_one_and_two_threads():
     assert _bits(pca[0]) == _bits(pca[1])
 
 
+@needs_two
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tall_dense_products_identical_at_one_and_two_threads(dtype):
+    """``Y @ M``, ``Y.T @ Y`` and ``Y.T @ Z`` over row slabs on several
+    threads: the same bits as on one, and the plain products to rounding."""
+    from fastsvd import _linalg
+    from fastsvd._numba import threads
+
+    rng = np.random.default_rng(0)
+    m = 2 * _linalg._ROW_SLAB + 123  # three slabs, the last one short
+    Y, Z = (rng.standard_normal((m, 7)).astype(dtype) for _ in range(2))
+    M = rng.standard_normal((7, 5))
+    runs = []
+    for n_threads in (1, 2):
+        with threads(n_threads):
+            runs.append((_linalg.times_small(Y, M), _linalg.gram(Y), _linalg.inner(Y, Z)))
+    for one, two in zip(*runs, strict=True):
+        assert one.tobytes() == two.tobytes()
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    Y64, Z64 = Y.astype(np.float64), Z.astype(np.float64)
+    expected = (Y64 @ M.astype(dtype).astype(np.float64), Y64.T @ Y64, Y64.T @ Z64)
+    for got, want in zip(runs[1], expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.sqrt(m))
+    assert runs[1][0].dtype == dtype and runs[1][1].dtype == np.float64
+
+
 def test_same_seed_same_bits_different_seed_different_start():
     A = random_csr(500, 200, 0.05, seed=1)
     a = fastsvd.randomized_svd(A, 4, n_iter=1, random_state=7)
