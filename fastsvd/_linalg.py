@@ -73,9 +73,9 @@ def times_small(Y: np.ndarray, M: np.ndarray) -> np.ndarray:
     ``eps32 |Y| |M|``, is of the order of the error the float32 products with
     ``A`` already put in ``Y``.
     """
+    M = M.astype(Y.dtype, copy=False)
     if not is_local(Y):
         return Y @ M
-    M = M.astype(Y.dtype, copy=False)
     out = np.empty((Y.shape[0], M.shape[1]), dtype=Y.dtype)
     _over_slabs(lambda rows: np.matmul(Y[rows], M, out=out[rows]), Y)
     return out
