@@ -127,15 +127,21 @@ class CSROperator(Operator):
         return self._chunks[n_chunks]
 
     def matmat(self, X):
-        from ._kernels import csr_matmat
+        from ._kernels import TILED_PRODUCTS, column_tiles, csr_matmat, tile_width
 
         X = self._block(X)
         out = np.empty((self.shape[0], X.shape[1]), dtype=self.dtype)
-        csr_matmat(self.indptr, self.indices, self.data, X, self._row_chunks(_MATMAT_CHUNKS), out)
+        chunks = self._row_chunks(_MATMAT_CHUNKS)
+        width = tile_width(X.shape[1])
+        if width is None:
+            csr_matmat(self.indptr, self.indices, self.data, X, chunks, out)
+        else:
+            TILED_PRODUCTS[width][0](self.indptr, self.indices, self.data,
+                                     column_tiles(X, width), chunks, out)
         return out
 
     def rmatmat(self, Y):
-        from ._kernels import csr_rmatmat, csr_rmatmat_by_columns
+        from ._kernels import TILED_PRODUCTS, csr_rmatmat, csr_rmatmat_by_columns, tile_width
 
         Y = self._block(Y)
         k = Y.shape[1]
@@ -145,10 +151,15 @@ class CSROperator(Operator):
         if split is not None:
             csr_rmatmat_by_columns(self.indptr, self.indices, self.data, Y, *split, out)
             return out
-        n_chunks = self._n_partials(k)
-        partial = self._partial_scratch((n_chunks, self.shape[1], k))
-        csr_rmatmat(self.indptr, self.indices, self.data, Y, self._row_chunks(n_chunks), partial,
-                    out)
+        width = tile_width(k)
+        n_chunks = self._n_partials(k if width is None else -(-k // width) * width)
+        if width is None:
+            partial = self._partial_scratch((n_chunks, 1, self.shape[1], k))
+            kernel = csr_rmatmat
+        else:
+            partial = self._partial_scratch((n_chunks, -(-k // width), self.shape[1], width))
+            kernel = TILED_PRODUCTS[width][1]
+        kernel(self.indptr, self.indices, self.data, Y, self._row_chunks(n_chunks), partial, out)
         return out
 
     def _column_split(self):
@@ -267,7 +278,7 @@ class CSROperator(Operator):
 
         k = mult.shape[1]
         n_chunks = self._n_partials(k)
-        partial = self._partial_scratch((n_chunks, self.shape[1], k))
+        partial = self._partial_scratch((n_chunks, 1, self.shape[1], k))
         out = np.empty((self.shape[1], k))
         squares = np.empty(n_chunks)
         own_block, scale, other = self._model(own, other, scale)

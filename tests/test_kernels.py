@@ -21,7 +21,7 @@ def _run_matmat(A, X, n_chunks):
 
 def _run_rmatmat(A, Y, n_chunks):
     out = np.empty((A.shape[1], Y.shape[1]), dtype=Y.dtype)
-    partial = np.empty((n_chunks, A.shape[1], Y.shape[1]), dtype=Y.dtype)
+    partial = np.empty((n_chunks, 1, A.shape[1], Y.shape[1]), dtype=Y.dtype)
     chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
     _kernels.csr_rmatmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
                                                   else np.uint64), A.data, Y, chunks, partial,
@@ -59,6 +59,62 @@ def test_rmatmat_matches_twin(dtype, index_dtype, k, n_chunks):
     ref = naive.csr_rmatmat(A.indptr, A.indices, A.data, Y, 31)
     assert out.dtype == dtype
     assert np.all(np.abs(out - ref) <= _tolerance(A.T, Y, dtype))
+
+
+def _unsigned(indices):
+    return indices.view(np.uint32 if indices.itemsize == 4 else np.uint64)
+
+
+def _run_tiled(A, block, width, n_chunks, transpose):
+    matmat, rmatmat = _kernels.TILED_PRODUCTS[width]
+    chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
+    k = block.shape[1]
+    if transpose:
+        out = np.empty((A.shape[1], k), dtype=block.dtype)
+        partial = np.full((n_chunks, -(-k // width), A.shape[1], width), np.nan, dtype=block.dtype)
+        rmatmat(A.indptr, _unsigned(A.indices), A.data, block, chunks, partial, out)
+    else:
+        out = np.empty((A.shape[0], k), dtype=block.dtype)
+        matmat(A.indptr, _unsigned(A.indices), A.data, _kernels.column_tiles(block, width),
+               chunks, out)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("width", _kernels.TILE_WIDTHS)
+@pytest.mark.parametrize("k", [24, 32, 50, 64, 130])
+def test_tiled_products_match_twins_at_any_thread_count(dtype, index_dtype, width, k):
+    """Any k, in as many tiles as it needs (the last one padded): the twin's
+    result, with the same bits at 1 and 2 threads."""
+    A = random_csr(57, 31, 0.2, seed=k, dtype=dtype, index_dtype=index_dtype)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((31, k)).astype(dtype)
+    Y = rng.standard_normal((57, k)).astype(dtype)
+    for block, transpose, ref, tol in [
+            (X, False, naive.csr_matmat(A.indptr, A.indices, A.data, X), _tolerance(A, X, dtype)),
+            (Y, True, naive.csr_rmatmat(A.indptr, A.indices, A.data, Y, 31),
+             _tolerance(A.T, Y, dtype))]:
+        outs = []
+        for n_threads in (1, 2):
+            with threads(n_threads):
+                outs.append(_run_tiled(A, block, width, 3, transpose))
+        assert np.all(np.abs(outs[0] - ref) <= tol)
+        assert outs[1].tobytes() == outs[0].tobytes()
+
+
+def test_column_tiles_pads_with_zeros():
+    X = np.arange(10.0).reshape(2, 5)
+    tiles = _kernels.column_tiles(X, 3)
+    assert tiles.shape == (2, 2, 3) and tiles.flags.c_contiguous
+    np.testing.assert_array_equal(tiles[0], X[:, :3])
+    np.testing.assert_array_equal(tiles[1], np.c_[X[:, 3:], np.zeros(2)])
+
+
+def test_tile_width_choice():
+    assert _kernels.tile_width(_kernels.MIN_TILED_COLUMNS - 1) is None
+    assert [_kernels.tile_width(k) for k in (24, 32, 33, 48, 49, 64, 65, 500)] == [
+        32, 32, 48, 48, 64, 64, 64, 64]
 
 
 def _run_rmatmat_by_columns(A, Y, column_bounds):
