@@ -315,8 +315,11 @@ def _run(op, algorithm, method, k, random_state, n_threads, **options) -> SVDRes
 
 def _finish(solution: Solution, dtype, method: str) -> SVDResult:
     order = np.argsort(-solution.s, kind="stable")
-    U = np.ascontiguousarray(solution.U[:, order], dtype=dtype)
-    Vt = np.ascontiguousarray(solution.V[:, order].T, dtype=dtype)
+    U, V = solution.U, solution.V
+    if np.any(order != np.arange(order.size)):  # a column gather of the tall U costs a pass
+        U, V = U[:, order], V[:, order]
+    U = np.ascontiguousarray(U, dtype=dtype)
+    Vt = np.ascontiguousarray(V.T, dtype=dtype)
     flip_signs(U, Vt)
     if not solution.converged:
         warnings.warn(f"method={method!r} stopped after {solution.n_iter} iterations with an "
