@@ -23,6 +23,9 @@ tile then lives in registers instead of memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 from numba import config, prange, types
 from numba.core import cgutils
@@ -210,6 +213,15 @@ def column_tiles(X: np.ndarray, width: int) -> np.ndarray:
     return tiles
 
 
+class TiledKernels(NamedTuple):
+    """The kernels compiled for one tile width."""
+
+    matmat: Callable
+    rmatmat: Callable
+    residual_product: Callable
+    residual_rproduct: Callable
+
+
 def _tiled_products(width):
     """``A @ X`` and ``A.T @ Y`` with the block in tiles of ``width`` columns,
     ``width`` a compile-time constant; the arithmetic of :func:`csr_matmat`
@@ -281,7 +293,105 @@ def _tiled_products(width):
                             d0[t] += a0 * y[t]
         _reduce_partials(partial, out)
 
-    return matmat, rmatmat
+    @jit(parallel=True)
+    def residual_product(indptr, indices, values, own, scale, other_tiles, mult_tiles, row_chunks,
+                         out, sq_sum):
+        """:func:`csr_residual_product` with ``other`` and ``mult`` as one tile
+        each (``column_tiles(., width)`` with ``k <= width``; the same array
+        when ``mult`` is ``other``)."""
+        rank, k = own.shape[1], out.shape[1]
+        other, mult = other_tiles[0], mult_tiles[0]
+        for c in prange(row_chunks.size - 1):
+            a = _tile_registers(values)
+            acc = _tile_registers(values)
+            for i in range(row_chunks[c], row_chunks[c + 1]):
+                for t in range(width):
+                    a[t] = own[i, t] * scale[t] if t < rank else 0
+                    acc[t] = 0
+                columns = indices[indptr[i]:indptr[i + 1]]
+                x = values[indptr[i]:indptr[i + 1]]
+                sq = 0.0
+                q = 0
+                while q + 4 <= x.size:
+                    o0, o1, o2, o3 = (other[columns[q]], other[columns[q + 1]],
+                                      other[columns[q + 2]], other[columns[q + 3]])
+                    r0, r1, r2, r3 = x[q], x[q + 1], x[q + 2], x[q + 3]
+                    for t in range(width):
+                        r0 -= a[t] * o0[t]
+                        r1 -= a[t] * o1[t]
+                        r2 -= a[t] * o2[t]
+                        r3 -= a[t] * o3[t]
+                    sq += (r0 * r0 + r1 * r1) + (r2 * r2 + r3 * r3)
+                    w0, w1 = mult[columns[q]], mult[columns[q + 1]]
+                    w2, w3 = mult[columns[q + 2]], mult[columns[q + 3]]
+                    for t in range(width):
+                        acc[t] += (r0 * w0[t] + r1 * w1[t]) + (r2 * w2[t] + r3 * w3[t])
+                    q += 4
+                for e in range(q, x.size):
+                    o0, r0 = other[columns[e]], x[e]
+                    for t in range(width):
+                        r0 -= a[t] * o0[t]
+                    sq += r0 * r0
+                    w0 = mult[columns[e]]
+                    for t in range(width):
+                        acc[t] += r0 * w0[t]
+                sq_sum[i] = sq
+                for t in range(width):
+                    if t < k:
+                        out[i, t] = acc[t]
+
+    @jit(parallel=True)
+    def residual_rproduct(indptr, indices, values, own, scale, other_tiles, mult, row_chunks,
+                          partial, out, sq_sum):
+        """:func:`csr_residual_rproduct` with ``other`` as one tile
+        (``column_tiles(other, width)``) and ``partial`` of shape ``(n_chunks,
+        1, n_cols, width)``."""
+        rank, k = own.shape[1], mult.shape[1]
+        other = other_tiles[0]
+        for c in prange(row_chunks.size - 1):
+            a = _tile_registers(values)
+            w = _tile_registers(values)
+            acc = partial[c, 0]
+            acc[:] = 0
+            sq = 0.0
+            for i in range(row_chunks[c], row_chunks[c + 1]):
+                for t in range(width):
+                    a[t] = own[i, t] * scale[t] if t < rank else 0
+                    w[t] = mult[i, t] if t < k else 0
+                columns = indices[indptr[i]:indptr[i + 1]]
+                x = values[indptr[i]:indptr[i + 1]]
+                q = 0
+                while q + 4 <= x.size:
+                    o0, o1, o2, o3 = (other[columns[q]], other[columns[q + 1]],
+                                      other[columns[q + 2]], other[columns[q + 3]])
+                    r0, r1, r2, r3 = x[q], x[q + 1], x[q + 2], x[q + 3]
+                    for t in range(width):
+                        r0 -= a[t] * o0[t]
+                        r1 -= a[t] * o1[t]
+                        r2 -= a[t] * o2[t]
+                        r3 -= a[t] * o3[t]
+                    sq += (r0 * r0 + r1 * r1) + (r2 * r2 + r3 * r3)
+                    d0, d1 = acc[columns[q]], acc[columns[q + 1]]
+                    d2, d3 = acc[columns[q + 2]], acc[columns[q + 3]]
+                    for t in range(width):
+                        wt = w[t]
+                        d0[t] += r0 * wt
+                        d1[t] += r1 * wt
+                        d2[t] += r2 * wt
+                        d3[t] += r3 * wt
+                    q += 4
+                for e in range(q, x.size):
+                    o0, r0 = other[columns[e]], x[e]
+                    for t in range(width):
+                        r0 -= a[t] * o0[t]
+                    sq += r0 * r0
+                    d0 = acc[columns[e]]
+                    for t in range(width):
+                        d0[t] += r0 * w[t]
+            sq_sum[c] = sq
+        _reduce_partials(partial, out)
+
+    return TiledKernels(matmat, rmatmat, residual_product, residual_rproduct)
 
 
 TILED_PRODUCTS = {width: _tiled_products(width) for width in TILE_WIDTHS}

@@ -136,8 +136,8 @@ class CSROperator(Operator):
         if width is None:
             csr_matmat(self.indptr, self.indices, self.data, X, chunks, out)
         else:
-            TILED_PRODUCTS[width][0](self.indptr, self.indices, self.data,
-                                     column_tiles(X, width), chunks, out)
+            kernel = TILED_PRODUCTS[width].matmat
+            kernel(self.indptr, self.indices, self.data, column_tiles(X, width), chunks, out)
         return out
 
     def rmatmat(self, Y):
@@ -158,7 +158,7 @@ class CSROperator(Operator):
             kernel = csr_rmatmat
         else:
             partial = self._partial_scratch((n_chunks, -(-k // width), self.shape[1], width))
-            kernel = TILED_PRODUCTS[width][1]
+            kernel = TILED_PRODUCTS[width].rmatmat
         kernel(self.indptr, self.indices, self.data, Y, self._row_chunks(n_chunks), partial, out)
         return out
 
@@ -261,30 +261,47 @@ class CSROperator(Operator):
         as ``mult`` halves the rows read per entry. The product is in the
         matrix's dtype (it is as tall as the data), the squared norm in
         float64."""
-        from ._kernels import csr_residual_product
+        from ._kernels import TILED_PRODUCTS, column_tiles, csr_residual_product
 
         own, scale, other_block = self._model(own, other, scale)
-        mult = other_block if mult is other and other.shape[1] else self._block(mult)
+        same = mult is other and other.shape[1]
+        mult = other_block if same else self._block(mult)
         out = np.empty((self.shape[0], mult.shape[1]), dtype=self.dtype)
         squares = np.empty(self.shape[0])
-        csr_residual_product(self.indptr, self.indices, self.data, own, scale, other_block, mult,
-                             self._row_chunks(_MATMAT_CHUNKS), out, squares)
+        chunks = self._row_chunks(_MATMAT_CHUNKS)
+        width = _one_tile(own.shape[1], mult.shape[1])
+        if width is None:
+            csr_residual_product(self.indptr, self.indices, self.data, own, scale, other_block,
+                                 mult, chunks, out, squares)
+        else:
+            other_tiles = column_tiles(other_block, width)
+            mult_tiles = other_tiles if same else column_tiles(mult, width)
+            kernel = TILED_PRODUCTS[width].residual_product
+            kernel(self.indptr, self.indices, self.data, own, scale, other_tiles, mult_tiles,
+                   chunks, out, squares)
         return out, float(squares.sum())
 
     def residual_rtimes(self, own, other, mult, scale=None):
         """``(R.T @ mult, ||R||_F^2)``, the transpose-side twin of
         :meth:`residual_times` (float64: it is short)."""
-        from ._kernels import csr_residual_rproduct
+        from ._kernels import TILED_PRODUCTS, column_tiles, csr_residual_rproduct
 
-        k = mult.shape[1]
-        n_chunks = self._n_partials(k)
-        partial = self._partial_scratch((n_chunks, 1, self.shape[1], k))
-        out = np.empty((self.shape[1], k))
-        squares = np.empty(n_chunks)
         own_block, scale, other = self._model(own, other, scale)
         mult = own_block if mult is own and own.shape[1] else self._block(mult)
-        csr_residual_rproduct(self.indptr, self.indices, self.data, own_block, scale, other, mult,
-                              self._row_chunks(n_chunks), partial, out, squares)
+        k = mult.shape[1]
+        width = _one_tile(own_block.shape[1], k)
+        n_chunks = self._n_partials(k if width is None else width)
+        partial = self._partial_scratch((n_chunks, 1, self.shape[1], width or k))
+        out = np.empty((self.shape[1], k))
+        squares = np.empty(n_chunks)
+        chunks = self._row_chunks(n_chunks)
+        if width is None:
+            csr_residual_rproduct(self.indptr, self.indices, self.data, own_block, scale, other,
+                                  mult, chunks, partial, out, squares)
+        else:
+            kernel = TILED_PRODUCTS[width].residual_rproduct
+            kernel(self.indptr, self.indices, self.data, own_block, scale,
+                   column_tiles(other, width), mult, chunks, partial, out, squares)
         return out, float(squares.sum())
 
     def factor_gram(self, own, other, chunk_entries=1 << 16):
@@ -335,6 +352,15 @@ class CSROperator(Operator):
         if self._scratch is None or self._scratch.shape != shape:
             self._scratch = np.empty(shape, dtype=self.dtype)
         return self._scratch
+
+
+def _one_tile(rank: int, k: int) -> int | None:
+    """The tile width of the residual kernels for a model of ``rank`` and a
+    multiplier of ``k`` columns, when one tile holds both (else ``None``)."""
+    from ._kernels import tile_width
+
+    width = tile_width(max(rank, k))
+    return width if width is not None and max(rank, k) <= width else None
 
 
 class LinearOperatorAdapter(Operator):

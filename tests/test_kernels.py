@@ -66,17 +66,17 @@ def _unsigned(indices):
 
 
 def _run_tiled(A, block, width, n_chunks, transpose):
-    matmat, rmatmat = _kernels.TILED_PRODUCTS[width]
+    kernels = _kernels.TILED_PRODUCTS[width]
     chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
     k = block.shape[1]
     if transpose:
         out = np.empty((A.shape[1], k), dtype=block.dtype)
         partial = np.full((n_chunks, -(-k // width), A.shape[1], width), np.nan, dtype=block.dtype)
-        rmatmat(A.indptr, _unsigned(A.indices), A.data, block, chunks, partial, out)
+        kernels.rmatmat(A.indptr, _unsigned(A.indices), A.data, block, chunks, partial, out)
     else:
         out = np.empty((A.shape[0], k), dtype=block.dtype)
-        matmat(A.indptr, _unsigned(A.indices), A.data, _kernels.column_tiles(block, width),
-               chunks, out)
+        kernels.matmat(A.indptr, _unsigned(A.indices), A.data,
+                       _kernels.column_tiles(block, width), chunks, out)
     return out
 
 
@@ -246,10 +246,11 @@ def test_counter_rng_is_uniform():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [1, 5])
+@pytest.mark.parametrize("k", [1, 5, 24, 50, 64, 70])
 def test_residual_kernels_match_twin(dtype, k):
     """The soft-impute kernels: residual of ``own diag(scale) other.T`` on the
-    stored entries, and its products with a block, against the dense formulas."""
+    stored entries, and its products with a block, against the dense formulas
+    (ranks 24-64 go to the one-tile kernels, the others to the generic ones)."""
     A = random_csr(57, 31, 0.3, seed=k, dtype=dtype)
     rng = np.random.default_rng(3)
     own, other = rng.standard_normal((57, k)), rng.standard_normal((31, k))
