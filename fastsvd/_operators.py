@@ -349,8 +349,10 @@ class CSROperator(Operator):
         return int(np.clip(min(by_memory, by_work), low, high))
 
     def _partial_scratch(self, shape):
+        from ._kernels import cache_aligned_empty
+
         if self._scratch is None or self._scratch.shape != shape:
-            self._scratch = np.empty(shape, dtype=self.dtype)
+            self._scratch = cache_aligned_empty(shape, self.dtype)
         return self._scratch
 
 

@@ -106,9 +106,17 @@ def test_tiled_products_match_twins_at_any_thread_count(dtype, index_dtype, widt
 def test_column_tiles_pads_with_zeros():
     X = np.arange(10.0).reshape(2, 5)
     tiles = _kernels.column_tiles(X, 3)
-    assert tiles.shape == (2, 2, 3) and tiles.flags.c_contiguous
+    assert tiles.shape == (2, 2, 3) and tiles.flags.c_contiguous and tiles.ctypes.data % 64 == 0
     np.testing.assert_array_equal(tiles[0], X[:, :3])
     np.testing.assert_array_equal(tiles[1], np.c_[X[:, 3:], np.zeros(2)])
+
+
+def test_cache_aligned_empty():
+    for shape, dtype in [((3, 5, 32), np.float32), ((7, 64), np.float64), ((1,), np.float32)]:
+        array = _kernels.cache_aligned_empty(shape, dtype)
+        assert array.shape == shape and array.dtype == dtype and array.flags.c_contiguous
+        assert array.flags.writeable and array.ctypes.data % 64 == 0
+    assert _kernels.cache_aligned_empty((0, 4), np.float32).shape == (0, 4)
 
 
 def test_tile_width_choice():
