@@ -24,8 +24,9 @@ _MATMAT_CHUNKS = 64
 _RMATMAT_CHUNKS = (2, 8)
 # Above this size of one partial sum (n_cols x k), the transpose product splits
 # the columns among the threads instead (no partial sums). Netflix shape, 2
-# threads: k=200 (14 MB) 0.68 s instead of 0.97 s; k=100 (7 MB) 0.36 vs 0.39 s;
-# k=50 (3.5 MB) 0.28 vs 0.26 s, k=10 0.18 vs 0.14 s.
+# threads, split vs tiled partial sums (median of 5): k=200 (14 MB) 0.76 vs
+# 0.82 s; k=128 0.52 vs 0.41 s; k=100 (7 MB) 0.37 vs 0.40 s; k=50 (3.5 MB)
+# 0.28 vs 0.19 s. (With the generic kernels: k=10 0.18 vs 0.14 s.)
 _COLUMN_SPLIT_BYTES = 6 * 2**20
 
 
