@@ -18,7 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._linalg import converged, divide_or_zero, orthonormalize, relative_errors, svd_of_tall
+from ._linalg import (
+    converged,
+    divide_or_zero,
+    inner,
+    orthonormalize,
+    relative_errors,
+    svd_of_tall,
+    times_small,
+)
 from ._operators import Operator
 from ._result import Solution
 
@@ -70,7 +78,8 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
             s = np.sqrt(theta[:k])
             # ||A^T A v - s^2 v|| = s ||A^T u - s v|| for a Ritz vector v and u = A v / s.
             residuals = divide_or_zero(np.linalg.norm(
-                basis.GV @ Z[:, :k] - basis.V @ (Z[:, :k] * theta[:k]), axis=0), s)
+                times_small(basis.GV, Z[:, :k]) - times_small(basis.V, Z[:, :k] * theta[:k]),
+                axis=0), s)
             # The newest block was drawn from outside the previous basis: its
             # Rayleigh quotient stands for the spectrum not yet captured.
             newest = coefficients[-X.shape[1]:]
@@ -82,7 +91,7 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
         X = _next_block(GX, coefficients, basis.V, min(b, n - basis.used), rng)
         if basis.used + X.shape[1] > basis.capacity:
             basis.restart(Z[:, :n_keep], theta[:n_keep])
-    U, s_final, V_final = _rayleigh_ritz(op, basis.V @ Z[:, :k])
+    U, s_final, V_final = _rayleigh_ritz(op, times_small(basis.V, Z[:, :k]))
     return Solution(U, s_final, V_final, divide_or_zero(residuals, s), errors, it, 2 * it + 1,
                     done)
 
@@ -114,7 +123,7 @@ class _Basis:
     def append(self, X, GX):
         """Add block ``X`` with its image ``GX``; return ``V^T GX`` (the new
         columns of ``T``, which also start the next orthogonalisation)."""
-        coefficients = np.vstack([self.V.T @ GX, (X.T @ GX + GX.T @ X) / 2])
+        coefficients = np.vstack([inner(self.V, GX), (X.T @ GX + GX.T @ X) / 2])
         start, stop = self.used, self.used + X.shape[1]
         self._reserve(stop)
         self._V[:, start:stop], self._GV[:, start:stop] = X, GX
@@ -126,8 +135,8 @@ class _Basis:
     def restart(self, Z, theta):
         """Keep only the Ritz vectors ``V Z`` (thick restart): ``T`` becomes diagonal."""
         keep = Z.shape[1]
-        self._V[:, :keep] = self.V @ Z
-        self._GV[:, :keep] = self.GV @ Z
+        self._V[:, :keep] = times_small(self.V, Z)
+        self._GV[:, :keep] = times_small(self.GV, Z)
         self._T[:keep, :keep] = np.diag(theta)
         self.used = keep
 
@@ -164,8 +173,8 @@ def _next_block(GX, coefficients, V, size, rng):
     ``V^T GX`` already computed for ``T``. Directions that vanish (the Krylov
     space became invariant) are replaced by random ones.
     """
-    X = GX[:, :size] - V @ coefficients[:, :size]
-    X -= V @ (V.T @ X)
+    X = GX[:, :size] - times_small(V, coefficients[:, :size])
+    X -= times_small(V, inner(V, X))
     lost = np.linalg.norm(X, axis=0) <= 1e-10 * np.maximum(np.linalg.norm(GX[:, :size], axis=0),
                                                            np.finfo(float).tiny)
     if lost.any():

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.linalg
 
-_ROW_SLAB = 1 << 15  # rows per slab of the tall products
+_ROW_SLAB = 1 << 13  # rows per slab of the tall products
 # CholeskyQR2 is accurate while cond(Y) < ~1/sqrt(eps64); fall back well before.
 _MAX_CHOLESKY_COND = 1e6
 
