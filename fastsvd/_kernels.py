@@ -364,7 +364,9 @@ def _tiled_products(width):
                           partial, out, sq_sum):
         """:func:`csr_residual_rproduct` with ``other`` as one tile
         (``column_tiles(other, width)``) and ``partial`` of shape ``(n_chunks,
-        1, n_cols, width)``."""
+        1, n_cols, width)``. The four residuals are written out as in
+        ``residual_product``, for the reason given in
+        :func:`_residual_scatter_row`."""
         rank, k = own.shape[1], mult.shape[1]
         other = other_tiles[0]
         for c in prange(row_chunks.size - 1):
