@@ -174,7 +174,7 @@ def csr_rmatmat_by_columns(indptr, indices, data, Y, column_bounds, segment_star
 # k=32 in one 32-tile 1.5x faster than the loop over a runtime ``k``, k=50 or
 # 64 in one 64-tile 1.4-2.4x; two 32-tiles cost more than one 64-tile, a
 # 16-tile compiles to scalar code, and below 24 columns padding outweighs the
-# gain (Netflix-shaped rows, one thread, median of 7; /tmp/s12).
+# gain (120k Netflix-shaped rows, one thread, median of 7).
 TILE_WIDTHS = (32, 48, 64)
 MIN_TILED_COLUMNS = 24
 
@@ -237,10 +237,11 @@ class TiledKernels(NamedTuple):
 
 
 def _tiled_products(width):
-    """``A @ X`` and ``A.T @ Y`` with the block in tiles of ``width`` columns,
-    ``width`` a compile-time constant; the arithmetic of :func:`csr_matmat`
-    and :func:`csr_rmatmat` (four nonzeros per pass, partial sums per row
-    chunk reduced in order). Rows are
+    """The CSR products and soft-impute's residual products for blocks in tiles
+    of ``width`` columns, ``width`` a compile-time constant. Same scheme as the
+    generic kernels (four nonzeros per pass, partial sums per row chunk
+    reduced in order); the gather also takes a row's last one to three
+    nonzeros as one group, with zero weights for the missing ones. Rows are
     walked as slices from 0, which spares the negative-index fix-ups of a
     position read from ``indptr`` (5-15% here)."""
 

@@ -180,12 +180,12 @@ def _next_block(GX, coefficients, V, size, rng):
     if lost.any():
         X[:, lost] = rng.standard_normal((X.shape[0], int(lost.sum())))
         for _ in range(2):
-            X -= V @ (V.T @ X)
+            X -= times_small(V, inner(V, X))
     Q, R = orthonormalize(X)
     weak = np.abs(np.diag(R)) <= 1e-10 * max(np.abs(np.diag(R)).max(), np.finfo(float).tiny)
     if weak.any():  # dependent columns inside the block: refill and redo once
         Q[:, weak] = rng.standard_normal((Q.shape[0], int(weak.sum())))
-        Q = np.linalg.qr(Q - V @ (V.T @ Q))[0]
+        Q = np.linalg.qr(Q - times_small(V, inner(V, Q)))[0]
     return Q
 
 
