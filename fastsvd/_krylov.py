@@ -70,27 +70,42 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
     basis = _Basis(n, _capacity(n, k, b, max_basis))
     n_keep = min(basis.capacity - b, max(k + b // 2, 2 * k))
     X = orthonormalize(rng.standard_normal((n, b)))[0]
+    restarted = False
     for it in range(1, max(max_iter, -(-k // b)) + 1):  # at least enough blocks for k
         GX = op.normal_matmat(X).astype(np.float64)
         coefficients = basis.append(X, GX)
         theta, Z = _ritz(basis.T)
+        # GX - V T[:, newest]: the newest block's columns of GV - V T, and
+        # the first Gram-Schmidt pass of the next block.
+        outside = GX - times_small(basis.V, coefficients)
         if basis.used >= k:
             s = np.sqrt(theta[:k])
-            # ||A^T A v - s^2 v|| = s ||A^T u - s v|| for a Ritz vector v and u = A v / s.
-            residuals = divide_or_zero(np.linalg.norm(
-                times_small(basis.GV, Z[:, :k]) - times_small(basis.V, Z[:, :k] * theta[:k]),
-                axis=0), s)
             # The newest block was drawn from outside the previous basis: its
             # Rayleigh quotient stands for the spectrum not yet captured.
             newest = coefficients[-X.shape[1]:]
             s_outside = np.sqrt(max(np.linalg.eigvalsh(newest).max(), 0.0)) if it > 1 else None
-            errors = relative_errors(s, residuals, s_outside)
-            done = converged(errors, residuals, s[0], tol, op.dtype) or basis.used == n
-            if done or it >= max_iter:
-                break
-        X = _next_block(GX, coefficients, basis.V, min(b, n - basis.used), rng)
+            # Before any restart the older columns of GV - V T hold only
+            # rounding (each older block's image was orthogonalised into the
+            # basis), so the newest block gives the residuals (Lanczos's
+            # estimate, no pass over the basis). Stopping is always decided
+            # on the residuals of the whole basis.
+            estimate = divide_or_zero(np.linalg.norm(
+                times_small(outside, Z[-X.shape[1]:, :k]), axis=0), s)
+            if (restarted or basis.used == n or it >= max_iter or converged(
+                    relative_errors(s, estimate, s_outside), estimate, s[0], tol, op.dtype)):
+                # ||A^T A v - s^2 v|| = s ||A^T u - s v|| for a Ritz vector v and u = A v / s.
+                residuals = divide_or_zero(np.linalg.norm(
+                    times_small(basis.GV, Z[:, :k]) - times_small(basis.V, Z[:, :k] * theta[:k]),
+                    axis=0), s)
+                errors = relative_errors(s, residuals, s_outside)
+                done = converged(errors, residuals, s[0], tol, op.dtype) or basis.used == n
+                if done or it >= max_iter:
+                    break
+        X = _next_block(outside, GX, basis.V, min(b, n - basis.used), rng)
         if basis.used + X.shape[1] > basis.capacity:
             basis.restart(Z[:, :n_keep], theta[:n_keep])
+            restarted = True
+    op.release_scratch()  # its tall block's memory can serve A V_k
     U, s_final, V_final = _rayleigh_ritz(op, times_small(basis.V, Z[:, :k]))
     return Solution(U, s_final, V_final, divide_or_zero(residuals, s), errors, it, 2 * it + 1,
                     done)
@@ -98,15 +113,17 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
 
 class _Basis:
     """The short-side basis ``V`` (orthonormal columns), ``GV = A^T A V`` and
-    the projected matrix ``T = V^T GV``, in column-major float64 storage that
-    grows as blocks arrive (up to ``capacity`` columns)."""
+    the projected matrix ``T = V^T GV``, in column-major float64 storage
+    allocated once for ``capacity`` columns (the operating system commits
+    only the pages the columns in use touch, so nothing is copied as the
+    basis grows)."""
 
     def __init__(self, n, capacity):
         self.capacity = capacity
         self.used = 0
-        self._V = np.empty((n, 0), order="F")
-        self._GV = np.empty((n, 0), order="F")
-        self._T = np.empty((0, 0))
+        self._V = np.empty((n, capacity), order="F")
+        self._GV = np.empty((n, capacity), order="F")
+        self._T = np.zeros((capacity, capacity))
 
     @property
     def V(self):
@@ -125,7 +142,6 @@ class _Basis:
         columns of ``T``, which also start the next orthogonalisation)."""
         coefficients = np.vstack([inner(self.V, GX), (X.T @ GX + GX.T @ X) / 2])
         start, stop = self.used, self.used + X.shape[1]
-        self._reserve(stop)
         self._V[:, start:stop], self._GV[:, start:stop] = X, GX
         self._T[:stop, start:stop] = coefficients
         self._T[start:stop, :start] = coefficients[:start].T
@@ -140,19 +156,6 @@ class _Basis:
         self._T[:keep, :keep] = np.diag(theta)
         self.used = keep
 
-    def _reserve(self, columns):
-        size = self._V.shape[1]
-        if columns <= size:
-            return
-        size = min(self.capacity, max(columns, 2 * size))
-        for name in ("_V", "_GV"):
-            grown = np.empty((self._V.shape[0], size), order="F")
-            grown[:, :self.used] = getattr(self, name)[:, :self.used]
-            setattr(self, name, grown)
-        T = np.zeros((size, size))
-        T[:self.used, :self.used] = self.T
-        self._T = T
-
 
 def _capacity(n, k, b, max_basis):
     if max_basis is None:
@@ -166,14 +169,12 @@ def _ritz(T):
     return np.maximum(theta[::-1], 0.0), Z[:, ::-1]
 
 
-def _next_block(GX, coefficients, V, size, rng):
-    """Orthonormal block spanning the part of ``GX`` orthogonal to ``V``.
-
-    Block classical Gram-Schmidt twice: the first pass reuses the projections
-    ``V^T GX`` already computed for ``T``. Directions that vanish (the Krylov
-    space became invariant) are replaced by random ones.
-    """
-    X = GX[:, :size] - times_small(V, coefficients[:, :size])
+def _next_block(outside, GX, V, size, rng):
+    """Orthonormal block spanning ``outside = GX - V V^T GX`` (the first pass
+    of block classical Gram-Schmidt, computed by the caller), after a second
+    pass. Directions that vanish (the Krylov space became invariant) are
+    replaced by random ones."""
+    X = outside[:, :size]
     X -= times_small(V, inner(V, X))
     lost = np.linalg.norm(X, axis=0) <= 1e-10 * np.maximum(np.linalg.norm(GX[:, :size], axis=0),
                                                            np.finfo(float).tiny)
@@ -191,5 +192,5 @@ def _next_block(GX, coefficients, V, size, rng):
 
 def _rayleigh_ritz(op, V_k):
     """Best ``U diag(s) W^T`` of ``A`` on ``span(V_k)``: the SVD of ``A V_k``."""
-    U, s, Wt = svd_of_tall(op.matmat(V_k))
+    U, s, Wt = svd_of_tall(op.matmat(V_k), overwrite=True)
     return U, s, V_k @ Wt.T

@@ -60,6 +60,13 @@ class Operator:
         """Return ``A.T @ (A @ X)``; operators that can fuse the two override it."""
         return self.rmatmat(self.matmat(X))
 
+    def release_scratch(self) -> None:
+        """Free the buffers kept from one product to the next (call when a
+        run of products is over); later products allocate them again."""
+        base = getattr(self, "base", None)
+        if base is not None:
+            base.release_scratch()
+
     def column_sums(self) -> np.ndarray:
         """``A.T @ 1`` in float64."""
         return self.rmatmat(np.ones((self.shape[0], 1), dtype=self.dtype))[:, 0].astype(
@@ -143,6 +150,9 @@ class CSROperator(Operator):
         if self._tall_scratch is None or self._tall_scratch.shape != shape:
             self._tall_scratch = cache_aligned_empty(shape, self.dtype)
         return self.rmatmat(self._matmat_into(X, self._tall_scratch))
+
+    def release_scratch(self):
+        self._scratch = self._tall_scratch = None
 
     def _matmat_into(self, X, out):
         from ._kernels import TILED_PRODUCTS, column_tiles, csr_matmat, tile_width

@@ -61,7 +61,7 @@ def deflation(op: Operator, k: int, *, tol: float, max_iter: int, rng: np.random
         n_iter += iters
         converged &= residual <= tol
     V = orthonormalize(V)[0]
-    U, s, Wt = svd_of_tall(op.matmat(V))
+    U, s, Wt = svd_of_tall(op.matmat(V), overwrite=True)
     V = V @ Wt.T
     residuals = np.linalg.norm(op.rmatmat(U).astype(np.float64) - V * s, axis=0)
     relative = divide_or_zero(residuals, s)

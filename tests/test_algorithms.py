@@ -230,3 +230,25 @@ def test_auto_method_choice():
     assert fastsvd.svd(small, 3).method == "lapack"
     assert fastsvd.svd(sp.random(600, 600, 0.01, format="csr", random_state=0), 3).method \
         == "krylov"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cholesky_fails", [False, True])
+def test_svd_of_tall_overwrite_gives_the_same_factors(dtype, cholesky_fails, monkeypatch):
+    """``svd_of_tall(Y, overwrite=True)`` takes Y's memory for U (well
+    conditioned Y) and returns the factors of the copy-making call, also on
+    the Householder fallback (ill-conditioned Y and a failing Cholesky), which
+    rebuilds Y from U first."""
+    from fastsvd import _linalg
+
+    if cholesky_fails:
+        monkeypatch.setattr(_linalg, "_cholesky_factor", lambda G: None)
+    decay = 0.3 if cholesky_fails else 0.9
+    Y = _planted(3000, 12, seed=3, dtype=dtype, decay=decay)[0][:, :12].copy()
+    expected = _linalg.svd_of_tall(Y.copy())
+    got = _linalg.svd_of_tall(Y, overwrite=True)
+    assert np.shares_memory(got[0], Y) != cholesky_fails
+    rtol = RTOL[dtype]
+    np.testing.assert_allclose(got[1], expected[1], rtol=rtol)
+    np.testing.assert_allclose(got[0] * got[1], expected[0] * expected[1],
+                               atol=rtol * expected[1][0])

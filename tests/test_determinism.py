@@ -1,5 +1,7 @@
 """Same seed, same bits: at 1 and 2 threads, and across calls."""
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -36,6 +38,21 @@ def test_dense_and_pca_identical_at_one_and_two_threads():
     assert _bits(pca[0]) == _bits(pca[1])
 
 
+def test_row_slabs_cover_the_rows_in_equal_shares():
+    """Slabs tile the rows in order, none longer than ``_ROW_SLAB``, in a
+    multiple of four of equal size (to a row) once there is more than one."""
+    from fastsvd import _linalg
+
+    for m in (0, 1, 100, _linalg._ROW_SLAB, _linalg._ROW_SLAB + 1, 17_770, 480_189):
+        slabs = _linalg.row_slabs(m)
+        assert slabs[0].start == 0 and slabs[-1].stop == m
+        assert all(a.stop == b.start for a, b in itertools.pairwise(slabs))
+        sizes = [s.stop - s.start for s in slabs]
+        assert max(sizes) <= _linalg._ROW_SLAB
+        if len(slabs) > 1:
+            assert len(slabs) % _linalg._SLAB_MULTIPLE == 0 and max(sizes) - min(sizes) <= 1
+
+
 @needs_two
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tall_dense_products_identical_at_one_and_two_threads(dtype):
@@ -45,7 +62,7 @@ def test_tall_dense_products_identical_at_one_and_two_threads(dtype):
     from fastsvd._numba import threads
 
     rng = np.random.default_rng(0)
-    m = 2 * _linalg._ROW_SLAB + 123  # three slabs, the last one short
+    m = 2 * _linalg._ROW_SLAB + 123  # four slabs of equal size
     Y, Z = (rng.standard_normal((m, 7)).astype(dtype) for _ in range(2))
     M = rng.standard_normal((7, 5))
     runs = []
