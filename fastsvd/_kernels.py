@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from llvmlite import ir
 from numba import config, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -202,6 +203,98 @@ else:
         return array_type(like), codegen
 
 
+def _vector_tile_kernels(width: int):
+    """``(row_scatter, row_axpy)`` for tiles of ``width`` columns (``acc`` a
+    C-contiguous 2-d array, ``y`` a tile from :func:`_tile_registers`):
+
+    - ``row_scatter(acc, columns, values, y)``: ``acc[columns[q], :width] +=
+      values[q] * y[:width]`` for every ``q``, with ``y`` held in registers;
+    - ``row_axpy(acc, j, a, y)``: ``acc[j, :width] += a * y[:width]``.
+
+    Each row update is whole-vector loads, fused multiply-adds and stores,
+    one cache line per vector. Written element by element, the rows a group
+    of nonzeros updates cost runtime checks that they do not overlap (the
+    compiler cannot know that a row's column indices differ) and a scalar
+    fallback loop; as vectors they need neither. Same bits as the
+    element-wise loop; the 32-wide scatter ``A.T @ Y`` took 121-125 instead
+    of 165-259 ms on the Netflix shape at 2 threads.
+    """
+    if config.DISABLE_JIT:
+        def row_axpy(acc, j, a, y):
+            acc[j, :width] += a * y[:width]
+
+        def row_scatter(acc, columns, values, y):
+            for q in range(values.size):
+                row_axpy(acc, columns[q], values[q], y)
+
+        return row_scatter, row_axpy
+
+    def vector_type(context, dtype):
+        itemsize = context.get_abi_sizeof(context.get_value_type(dtype))
+        lanes = min(width, 64 // itemsize)
+        return ir.VectorType(context.get_value_type(dtype), lanes), itemsize
+
+    def load_tile(context, builder, y_type, y_value, dtype):
+        vector, itemsize = vector_type(context, dtype)
+        data = context.make_array(y_type)(context, builder, y_value).data
+        return [builder.load(builder.bitcast(builder.gep(data, [ir.Constant(ir.IntType(64), i)]),
+                                             vector.as_pointer()), align=itemsize)
+                for i in range(0, width, vector.count)]
+
+    def axpy(context, builder, acc_type, acc_value, row, scalar, tile):
+        """``acc[row, :width] += scalar * tile`` (row an intp)."""
+        vector, itemsize = vector_type(context, acc_type.dtype)
+        acc_array = context.make_array(acc_type)(context, builder, acc_value)
+        start = cgutils.get_item_pointer2(
+            context, builder, acc_array.data, cgutils.unpack_tuple(builder, acc_array.shape),
+            cgutils.unpack_tuple(builder, acc_array.strides), acc_type.layout,
+            [row, context.get_constant(types.intp, 0)])
+        broadcast = builder.shuffle_vector(
+            builder.insert_element(ir.Constant(vector, ir.Undefined), scalar,
+                                   ir.Constant(ir.IntType(32), 0)),
+            ir.Constant(vector, ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), vector.count), [0] * vector.count))
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector, [vector] * 3),
+            f"llvm.fma.v{vector.count}f{8 * itemsize}")
+        for i, part in enumerate(tile):
+            where = builder.gep(start, [ir.Constant(ir.IntType(64), i * vector.count)])
+            destination = builder.bitcast(where, vector.as_pointer())
+            updated = builder.call(fma, [broadcast, part,
+                                         builder.load(destination, align=itemsize)])
+            builder.store(updated, destination, align=itemsize)
+
+    @intrinsic
+    def row_axpy(typingctx, acc, j, a, y):
+        def codegen(context, builder, signature, args):
+            tile = load_tile(context, builder, y, args[3], acc.dtype)
+            axpy(context, builder, acc, args[0], context.cast(builder, args[1], j, types.intp),
+                 context.cast(builder, args[2], a, acc.dtype), tile)
+            return context.get_dummy_value()
+
+        return types.none(acc, j, a, y), codegen
+
+    @intrinsic
+    def row_scatter(typingctx, acc, columns, values, y):
+        def codegen(context, builder, signature, args):
+            tile = load_tile(context, builder, y, args[3], acc.dtype)
+            column_array = context.make_array(columns)(context, builder, args[1])
+            value_array = context.make_array(values)(context, builder, args[2])
+            count = cgutils.unpack_tuple(builder, value_array.shape)[0]
+            with cgutils.for_range(builder, count) as loop:
+                column = builder.load(builder.gep(column_array.data, [loop.index]))
+                row = context.cast(builder, column, columns.dtype, types.intp)
+                value = context.cast(builder, builder.load(builder.gep(value_array.data,
+                                                                       [loop.index])),
+                                     values.dtype, acc.dtype)
+                axpy(context, builder, acc, args[0], row, value, tile)
+            return context.get_dummy_value()
+
+        return types.none(acc, columns, values, y), codegen
+
+    return row_scatter, row_axpy
+
+
 def cache_aligned_empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)`` starting on a 64-byte cache line, so the rows
     of a tile (128 or 256 bytes) never straddle one more line than they fill.
@@ -239,31 +332,36 @@ class TiledKernels(NamedTuple):
 def _tiled_products(width):
     """The CSR products and soft-impute's residual products for blocks in tiles
     of ``width`` columns, ``width`` a compile-time constant. Same scheme as the
-    generic kernels (four nonzeros per pass, partial sums per row chunk
-    reduced in order); the gather also takes a row's last one to three
-    nonzeros as one group, with zero weights for the missing ones. Rows are
-    walked as slices from 0, which spares the negative-index fix-ups of a
-    position read from ``indptr`` (5-15% here)."""
+    generic kernels (partial sums per row chunk reduced in order); the gathers
+    take four nonzeros per pass, a row's last one to three as one group with
+    zero weights for the missing ones, and index the tiles of ``X`` directly
+    (a view of one tile per row cost an atomic reference count on memory both
+    threads share: the 32-wide gather ran 1.2-1.7x faster on two threads
+    than on one, against 1.7-2.0x now). The scatters update one row of the
+    partial sum per nonzero, as whole vectors (:func:`_vector_tile_kernels`).
+    Rows are walked as slices from 0, which spares the negative-index fix-ups
+    of a position read from ``indptr`` (5-15% here)."""
+    row_scatter, row_axpy = _vector_tile_kernels(width)
 
     @jit(parallel=True)
     def matmat(indptr, indices, data, X_tiles, row_chunks, out):
         """``out[:] = A @ X`` with ``X_tiles = column_tiles(X, width)``."""
         k = out.shape[1]
+        X = X_tiles
         for c in prange(row_chunks.size - 1):
             acc = _tile_registers(data)
             for i in range(row_chunks[c], row_chunks[c + 1]):
                 columns, values = indices[indptr[i]:indptr[i + 1]], data[indptr[i]:indptr[i + 1]]
-                for tile in range(X_tiles.shape[0]):
-                    X = X_tiles[tile]
+                for tile in range(X.shape[0]):
                     for t in range(width):
                         acc[t] = 0
                     q = 0
                     while q + 4 <= values.size:
                         a0, a1, a2, a3 = values[q], values[q + 1], values[q + 2], values[q + 3]
-                        x0, x1 = X[columns[q]], X[columns[q + 1]]
-                        x2, x3 = X[columns[q + 2]], X[columns[q + 3]]
+                        j0, j1, j2, j3 = columns[q], columns[q + 1], columns[q + 2], columns[q + 3]
                         for t in range(width):
-                            acc[t] += (a0 * x0[t] + a1 * x1[t]) + (a2 * x2[t] + a3 * x3[t])
+                            acc[t] += ((a0 * X[tile, j0, t] + a1 * X[tile, j1, t])
+                                       + (a2 * X[tile, j2, t] + a3 * X[tile, j3, t]))
                         q += 4
                     if q < values.size:  # the last one to three: a group with zero weights
                         last = values.size - 1
@@ -271,9 +369,10 @@ def _tiled_products(width):
                         a0 = values[q]
                         a1 = values[q + 1] if q + 1 <= last else zero
                         a2 = values[q + 2] if q + 2 <= last else zero
-                        x0, x1, x2 = X[columns[q]], X[columns[min(q + 1, last)]], X[columns[last]]
+                        j0, j1, j2 = columns[q], columns[min(q + 1, last)], columns[last]
                         for t in range(width):
-                            acc[t] += (a0 * x0[t] + a1 * x1[t]) + a2 * x2[t]
+                            acc[t] += ((a0 * X[tile, j0, t] + a1 * X[tile, j1, t])
+                                       + a2 * X[tile, j2, t])
                     start = tile * width
                     for t in range(width):  # constant trip count: acc stays in registers
                         if start + t < k:
@@ -293,24 +392,8 @@ def _tiled_products(width):
                 for i in range(row_chunks[c], row_chunks[c + 1]):
                     for t in range(width):
                         y[t] = Y[i, start + t] if start + t < k else 0
-                    columns = indices[indptr[i]:indptr[i + 1]]
-                    values = data[indptr[i]:indptr[i + 1]]
-                    q = 0
-                    while q + 4 <= values.size:
-                        a0, a1, a2, a3 = values[q], values[q + 1], values[q + 2], values[q + 3]
-                        d0, d1 = acc[columns[q]], acc[columns[q + 1]]
-                        d2, d3 = acc[columns[q + 2]], acc[columns[q + 3]]
-                        for t in range(width):
-                            yt = y[t]
-                            d0[t] += a0 * yt
-                            d1[t] += a1 * yt
-                            d2[t] += a2 * yt
-                            d3[t] += a3 * yt
-                        q += 4
-                    for r in range(q, values.size):
-                        a0, d0 = values[r], acc[columns[r]]
-                        for t in range(width):
-                            d0[t] += a0 * y[t]
+                    row_scatter(acc, indices[indptr[i]:indptr[i + 1]],
+                                data[indptr[i]:indptr[i + 1]], y)
         _reduce_partials(partial, out)
 
     @jit(parallel=True)
@@ -393,23 +476,17 @@ def _tiled_products(width):
                         r2 -= a[t] * o2[t]
                         r3 -= a[t] * o3[t]
                     sq += (r0 * r0 + r1 * r1) + (r2 * r2 + r3 * r3)
-                    d0, d1 = acc[columns[q]], acc[columns[q + 1]]
-                    d2, d3 = acc[columns[q + 2]], acc[columns[q + 3]]
-                    for t in range(width):
-                        wt = w[t]
-                        d0[t] += r0 * wt
-                        d1[t] += r1 * wt
-                        d2[t] += r2 * wt
-                        d3[t] += r3 * wt
+                    row_axpy(acc, columns[q], r0, w)
+                    row_axpy(acc, columns[q + 1], r1, w)
+                    row_axpy(acc, columns[q + 2], r2, w)
+                    row_axpy(acc, columns[q + 3], r3, w)
                     q += 4
                 for e in range(q, x.size):
                     o0, r0 = other[columns[e]], x[e]
                     for t in range(width):
                         r0 -= a[t] * o0[t]
                     sq += r0 * r0
-                    d0 = acc[columns[e]]
-                    for t in range(width):
-                        d0[t] += r0 * w[t]
+                    row_axpy(acc, columns[e], r0, w)
             sq_sum[c] = sq
         _reduce_partials(partial, out)
 
