@@ -203,47 +203,44 @@ else:
         return array_type(like), codegen
 
 
-def _vector_tile_kernels(width: int):
-    """``(row_scatter, row_axpy)`` for tiles of ``width`` columns (``acc`` a
-    C-contiguous 2-d array, ``y`` a tile from :func:`_tile_registers`):
+# Whole-vector row updates for the scatters of the tiled kernels (``acc`` a
+# C-contiguous 2-d array, ``y`` a tile from :func:`_tile_registers`, ``width``
+# a compile-time constant):
+#
+# - ``_row_scatter(acc, columns, values, y, width)``: ``acc[columns[q], :width]
+#   += values[q] * y[:width]`` for every ``q``, with ``y`` held in registers;
+# - ``_row_axpy(acc, j, a, y, width)``: ``acc[j, :width] += a * y[:width]``.
+#
+# Each row update is whole-vector loads, fused multiply-adds and stores, one
+# cache line per vector. Written element by element, the rows a group of
+# nonzeros updates cost runtime checks that they do not overlap (the compiler
+# cannot know that a row's column indices differ) and a scalar fallback loop;
+# as vectors they need neither. Same bits as the element-wise loop; the 32-wide
+# scatter ``A.T @ Y`` took 121-125 instead of 165-259 ms on the Netflix shape at
+# 2 threads.
+if config.DISABLE_JIT:
+    def _row_axpy(acc, j, a, y, width):
+        acc[j, :width] += a * y[:width]
 
-    - ``row_scatter(acc, columns, values, y)``: ``acc[columns[q], :width] +=
-      values[q] * y[:width]`` for every ``q``, with ``y`` held in registers;
-    - ``row_axpy(acc, j, a, y)``: ``acc[j, :width] += a * y[:width]``.
-
-    Each row update is whole-vector loads, fused multiply-adds and stores,
-    one cache line per vector. Written element by element, the rows a group
-    of nonzeros updates cost runtime checks that they do not overlap (the
-    compiler cannot know that a row's column indices differ) and a scalar
-    fallback loop; as vectors they need neither. Same bits as the
-    element-wise loop; the 32-wide scatter ``A.T @ Y`` took 121-125 instead
-    of 165-259 ms on the Netflix shape at 2 threads.
-    """
-    if config.DISABLE_JIT:
-        def row_axpy(acc, j, a, y):
-            acc[j, :width] += a * y[:width]
-
-        def row_scatter(acc, columns, values, y):
-            for q in range(values.size):
-                row_axpy(acc, columns[q], values[q], y)
-
-        return row_scatter, row_axpy
-
-    def vector_type(context, dtype):
+    def _row_scatter(acc, columns, values, y, width):
+        for q in range(values.size):
+            _row_axpy(acc, columns[q], values[q], y, width)
+else:
+    def _vector_type(context, dtype, width):
         itemsize = context.get_abi_sizeof(context.get_value_type(dtype))
         lanes = min(width, 64 // itemsize)
         return ir.VectorType(context.get_value_type(dtype), lanes), itemsize
 
-    def load_tile(context, builder, y_type, y_value, dtype):
-        vector, itemsize = vector_type(context, dtype)
+    def _load_tile(context, builder, y_type, y_value, dtype, width):
+        vector, itemsize = _vector_type(context, dtype, width)
         data = context.make_array(y_type)(context, builder, y_value).data
         return [builder.load(builder.bitcast(builder.gep(data, [ir.Constant(ir.IntType(64), i)]),
                                              vector.as_pointer()), align=itemsize)
                 for i in range(0, width, vector.count)]
 
-    def axpy(context, builder, acc_type, acc_value, row, scalar, tile):
-        """``acc[row, :width] += scalar * tile`` (row an intp)."""
-        vector, itemsize = vector_type(context, acc_type.dtype)
+    def _emit_axpy(context, builder, acc_type, acc_value, row, scalar, tile, width):
+        """``acc[row, :width] += scalar * tile`` (``row`` an intp)."""
+        vector, itemsize = _vector_type(context, acc_type.dtype, width)
         acc_array = context.make_array(acc_type)(context, builder, acc_value)
         start = cgutils.get_item_pointer2(
             context, builder, acc_array.data, cgutils.unpack_tuple(builder, acc_array.shape),
@@ -265,34 +262,40 @@ def _vector_tile_kernels(width: int):
             builder.store(updated, destination, align=itemsize)
 
     @intrinsic
-    def row_axpy(typingctx, acc, j, a, y):
+    def _row_axpy(typingctx, acc, j, a, y, width):
+        if not isinstance(width, types.IntegerLiteral):
+            return None  # numba retries with the literal width
+
         def codegen(context, builder, signature, args):
-            tile = load_tile(context, builder, y, args[3], acc.dtype)
-            axpy(context, builder, acc, args[0], context.cast(builder, args[1], j, types.intp),
-                 context.cast(builder, args[2], a, acc.dtype), tile)
+            w = width.literal_value
+            tile = _load_tile(context, builder, y, args[3], acc.dtype, w)
+            _emit_axpy(context, builder, acc, args[0],
+                       context.cast(builder, args[1], j, types.intp),
+                       context.cast(builder, args[2], a, acc.dtype), tile, w)
             return context.get_dummy_value()
 
-        return types.none(acc, j, a, y), codegen
+        return types.none(acc, j, a, y, width), codegen
 
     @intrinsic
-    def row_scatter(typingctx, acc, columns, values, y):
+    def _row_scatter(typingctx, acc, columns, values, y, width):
+        if not isinstance(width, types.IntegerLiteral):
+            return None  # numba retries with the literal width
+
         def codegen(context, builder, signature, args):
-            tile = load_tile(context, builder, y, args[3], acc.dtype)
+            w = width.literal_value
+            tile = _load_tile(context, builder, y, args[3], acc.dtype, w)
             column_array = context.make_array(columns)(context, builder, args[1])
             value_array = context.make_array(values)(context, builder, args[2])
             count = cgutils.unpack_tuple(builder, value_array.shape)[0]
             with cgutils.for_range(builder, count) as loop:
                 column = builder.load(builder.gep(column_array.data, [loop.index]))
-                row = context.cast(builder, column, columns.dtype, types.intp)
-                value = context.cast(builder, builder.load(builder.gep(value_array.data,
-                                                                       [loop.index])),
-                                     values.dtype, acc.dtype)
-                axpy(context, builder, acc, args[0], row, value, tile)
+                value = builder.load(builder.gep(value_array.data, [loop.index]))
+                _emit_axpy(context, builder, acc, args[0],
+                           context.cast(builder, column, columns.dtype, types.intp),
+                           context.cast(builder, value, values.dtype, acc.dtype), tile, w)
             return context.get_dummy_value()
 
-        return types.none(acc, columns, values, y), codegen
-
-    return row_scatter, row_axpy
+        return types.none(acc, columns, values, y, width), codegen
 
 
 def cache_aligned_empty(shape, dtype) -> np.ndarray:
@@ -338,10 +341,9 @@ def _tiled_products(width):
     (a view of one tile per row cost an atomic reference count on memory both
     threads share: the 32-wide gather ran 1.2-1.7x faster on two threads
     than on one, against 1.7-2.0x now). The scatters update one row of the
-    partial sum per nonzero, as whole vectors (:func:`_vector_tile_kernels`).
+    partial sum per nonzero, as whole vectors (``_row_scatter``, ``_row_axpy``).
     Rows are walked as slices from 0, which spares the negative-index fix-ups
     of a position read from ``indptr`` (5-15% here)."""
-    row_scatter, row_axpy = _vector_tile_kernels(width)
 
     @jit(parallel=True)
     def matmat(indptr, indices, data, X_tiles, row_chunks, out):
@@ -392,8 +394,8 @@ def _tiled_products(width):
                 for i in range(row_chunks[c], row_chunks[c + 1]):
                     for t in range(width):
                         y[t] = Y[i, start + t] if start + t < k else 0
-                    row_scatter(acc, indices[indptr[i]:indptr[i + 1]],
-                                data[indptr[i]:indptr[i + 1]], y)
+                    _row_scatter(acc, indices[indptr[i]:indptr[i + 1]],
+                                 data[indptr[i]:indptr[i + 1]], y, width)
         _reduce_partials(partial, out)
 
     @jit(parallel=True)
@@ -476,17 +478,17 @@ def _tiled_products(width):
                         r2 -= a[t] * o2[t]
                         r3 -= a[t] * o3[t]
                     sq += (r0 * r0 + r1 * r1) + (r2 * r2 + r3 * r3)
-                    row_axpy(acc, columns[q], r0, w)
-                    row_axpy(acc, columns[q + 1], r1, w)
-                    row_axpy(acc, columns[q + 2], r2, w)
-                    row_axpy(acc, columns[q + 3], r3, w)
+                    _row_axpy(acc, columns[q], r0, w, width)
+                    _row_axpy(acc, columns[q + 1], r1, w, width)
+                    _row_axpy(acc, columns[q + 2], r2, w, width)
+                    _row_axpy(acc, columns[q + 3], r3, w, width)
                     q += 4
                 for e in range(q, x.size):
                     o0, r0 = other[columns[e]], x[e]
                     for t in range(width):
                         r0 -= a[t] * o0[t]
                     sq += r0 * r0
-                    row_axpy(acc, columns[e], r0, w)
+                    _row_axpy(acc, columns[e], r0, w, width)
             sq_sum[c] = sq
         _reduce_partials(partial, out)
 

@@ -30,19 +30,27 @@ def test_import_compiles_nothing_and_skips_numba():
     assert out.split() == ["False", "False"]
 
 
-def test_second_process_loads_kernels_from_the_cache(tmp_path):
-    code = """
+@pytest.mark.parametrize(("k", "kernels"), [
+    (3, "[_kernels.csr_matmat]"),
+    (30, "[_kernels.TILED_PRODUCTS[32].matmat, _kernels.TILED_PRODUCTS[32].rmatmat]"),
+])
+def test_second_process_loads_kernels_from_the_cache(tmp_path, k, kernels):
+    """The generic and the tiled kernels (closures per tile width) compile
+    once and load from the disk cache in the next process."""
+    code = f"""
         import scipy.sparse as sp, fastsvd
         from fastsvd import _kernels
         A = sp.random(300, 80, 0.1, format="csr", random_state=0)
-        fastsvd.svd(A, 3, method="krylov", random_state=0)
-        print(sum(_kernels.csr_matmat.stats.cache_hits.values()),
-              sum(_kernels.csr_matmat.stats.cache_misses.values()))
+        fastsvd.svd(A, {k}, method="krylov", random_state=0)
+        kernels = {kernels}
+        print(sum(sum(f.stats.cache_hits.values()) for f in kernels),
+              sum(sum(f.stats.cache_misses.values()) for f in kernels))
     """
+    n = str(kernels.count(",") + 1)
     first = _python(code, NUMBA_CACHE_DIR=str(tmp_path)).split()
     second = _python(code, NUMBA_CACHE_DIR=str(tmp_path)).split()
-    assert first == ["0", "1"]  # compiled and written to the cache
-    assert second == ["1", "0"]  # loaded from it
+    assert first == ["0", n]  # compiled and written to the cache
+    assert second == [n, "0"]  # loaded from it
 
 
 def test_accuracy_and_frobenius_metrics():
