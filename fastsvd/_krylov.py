@@ -5,8 +5,10 @@ so it can be kept whole, fully reorthogonalised, and rotated at a restart.
 The long side only ever holds one transient block. Every basis block ``X``
 is stored with its image ``A^T A X``, which makes the projected matrix
 ``T = V^T A^T A V`` and the residual of every Ritz vector cheap short-side
-products; nothing is assumed about the recurrence, so rounding in float32
-products cannot silently break it. A final Rayleigh-Ritz step on the top Ritz
+products. Convergence is watched through the newest block's share of the
+residuals (Lanczos's estimate) and confirmed with the residuals of the whole
+basis, so rounding in float32 products cannot silently break it. A final
+Rayleigh-Ritz step on the top Ritz
 vectors returns orthonormal ``U`` and ``V`` and singular values computed from
 ``A V`` directly (not squared).
 
@@ -67,12 +69,12 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
     """
     n = op.shape[1]
     b = min(block_size, n)
-    basis = _Basis(n, _capacity(n, k, b, max_basis))
+    basis = _Basis(n, _capacity(n, k, b, max_basis), image_dtype=op.dtype)
     n_keep = min(basis.capacity - b, max(k + b // 2, 2 * k))
     X = orthonormalize(rng.standard_normal((n, b)))[0]
     restarted = False
     for it in range(1, max(max_iter, -(-k // b)) + 1):  # at least enough blocks for k
-        GX = op.normal_matmat(X).astype(np.float64)
+        GX = op.normal_matmat(X)
         coefficients = basis.append(X, GX)
         theta, Z = _ritz(basis.T)
         # GX - V T[:, newest]: the newest block's columns of GV - V T, and
@@ -112,17 +114,19 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
 
 
 class _Basis:
-    """The short-side basis ``V`` (orthonormal columns), ``GV = A^T A V`` and
-    the projected matrix ``T = V^T GV``, in column-major float64 storage
-    allocated once for ``capacity`` columns (the operating system commits
-    only the pages the columns in use touch, so nothing is copied as the
-    basis grows)."""
+    """The short-side basis ``V`` (orthonormal columns, float64), ``GV = A^T A
+    V`` (in ``image_dtype``, the precision of the products that computed it:
+    float32 products gain nothing from float64 storage) and the projected
+    matrix ``T = V^T GV`` (float64), in column-major storage allocated once
+    for ``capacity`` columns (the operating system commits only the pages the
+    columns in use touch, so nothing is copied as the basis grows)."""
 
-    def __init__(self, n, capacity):
+    def __init__(self, n, capacity, image_dtype=np.float64):
         self.capacity = capacity
         self.used = 0
         self._V = np.empty((n, capacity), order="F")
-        self._GV = np.empty((n, capacity), order="F")
+        self._GV = np.empty((n, capacity), dtype=np.result_type(image_dtype, np.float32),
+                            order="F")
         self._T = np.zeros((capacity, capacity))
 
     @property
