@@ -69,7 +69,8 @@ def block_krylov(op: Operator, k: int, *, block_size: int, tol: float, max_iter:
     """
     n = op.shape[1]
     b = min(block_size, n)
-    basis = _Basis(n, _capacity(n, k, b, max_basis), image_dtype=op.dtype)
+    basis = _Basis(n, _capacity(n, k, b, max_basis), initial=2 * (k + 2 * b),
+                   image_dtype=op.dtype)
     n_keep = min(basis.capacity - b, max(k + b // 2, 2 * k))
     X = orthonormalize(rng.standard_normal((n, b)))[0]
     restarted = False
@@ -117,17 +118,18 @@ class _Basis:
     """The short-side basis ``V`` (orthonormal columns, float64), ``GV = A^T A
     V`` (in ``image_dtype``, the precision of the products that computed it:
     float32 products gain nothing from float64 storage) and the projected
-    matrix ``T = V^T GV`` (float64), in column-major storage allocated once
-    for ``capacity`` columns (the operating system commits only the pages the
-    columns in use touch, so nothing is copied as the basis grows)."""
+    matrix ``T = V^T GV`` (float64), in column-major storage that grows as
+    blocks arrive, up to ``capacity`` columns. It starts with room for
+    ``initial`` columns and doubles, so a typical run copies it once or not
+    at all."""
 
-    def __init__(self, n, capacity, image_dtype=np.float64):
+    def __init__(self, n, capacity, initial, image_dtype=np.float64):
         self.capacity = capacity
         self.used = 0
-        self._V = np.empty((n, capacity), order="F")
-        self._GV = np.empty((n, capacity), dtype=np.result_type(image_dtype, np.float32),
-                            order="F")
-        self._T = np.zeros((capacity, capacity))
+        size = min(capacity, initial)
+        self._V = np.empty((n, size), order="F")
+        self._GV = np.empty((n, size), dtype=np.result_type(image_dtype, np.float32), order="F")
+        self._T = np.zeros((size, size))
 
     @property
     def V(self):
@@ -146,6 +148,7 @@ class _Basis:
         columns of ``T``, which also start the next orthogonalisation)."""
         coefficients = np.vstack([inner(self.V, GX), (X.T @ GX + GX.T @ X) / 2])
         start, stop = self.used, self.used + X.shape[1]
+        self._reserve(stop)
         self._V[:, start:stop], self._GV[:, start:stop] = X, GX
         self._T[:stop, start:stop] = coefficients
         self._T[start:stop, :start] = coefficients[:start].T
@@ -159,6 +162,20 @@ class _Basis:
         self._GV[:, :keep] = times_small(self.GV, Z)
         self._T[:keep, :keep] = np.diag(theta)
         self.used = keep
+
+    def _reserve(self, columns):
+        size = self._V.shape[1]
+        if columns <= size:
+            return
+        size = min(self.capacity, max(columns, 2 * size))
+        for name in ("_V", "_GV"):
+            old = getattr(self, name)
+            grown = np.empty((old.shape[0], size), dtype=old.dtype, order="F")
+            grown[:, :self.used] = old[:, :self.used]
+            setattr(self, name, grown)
+        T = np.zeros((size, size))
+        T[:self.used, :self.used] = self.T
+        self._T = T
 
 
 def _capacity(n, k, b, max_basis):
