@@ -30,6 +30,7 @@ import numpy as np
 from llvmlite import ir
 from numba import config, prange, types
 from numba.core import cgutils
+from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from ._numba import jit
@@ -280,6 +281,8 @@ else:
     def _row_scatter(typingctx, acc, columns, values, y, width):
         if not isinstance(width, types.IntegerLiteral):
             return None  # numba retries with the literal width
+        if columns.layout != "C" or values.layout != "C":
+            raise TypingError("_row_scatter reads columns and values as contiguous runs")
 
         def codegen(context, builder, signature, args):
             w = width.literal_value

@@ -104,15 +104,17 @@ class CSROperator(Operator):
     """A CSR matrix; products run in the parallel numba kernels.
 
     The structure must already be validated (see
-    :func:`fastsvd._validation.as_operator`); the arrays are used in place.
+    :func:`fastsvd._validation.as_operator`); the arrays are used in place
+    (strided ones are copied: the kernels read rows as contiguous runs).
     """
 
     uses_numba = True
 
     def __init__(self, indptr, indices, data, shape):
-        self.indptr = indptr
+        self.indptr = np.ascontiguousarray(indptr)
+        indices = np.ascontiguousarray(indices)
         self.indices = indices.view(np.uint32 if indices.dtype.itemsize == 4 else np.uint64)
-        self.data = data
+        self.data = np.ascontiguousarray(data)
         self.shape = (int(shape[0]), int(shape[1]))
         self.dtype = data.dtype
         self._chunks = {}
