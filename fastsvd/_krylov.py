@@ -8,9 +8,8 @@ is stored with its image ``A^T A X``, which makes the projected matrix
 products. Convergence is watched through the newest block's share of the
 residuals (Lanczos's estimate) and confirmed with the residuals of the whole
 basis, so rounding in float32 products cannot silently break it. A final
-Rayleigh-Ritz step on the top Ritz
-vectors returns orthonormal ``U`` and ``V`` and singular values computed from
-``A V`` directly (not squared).
+Rayleigh-Ritz step on the top Ritz vectors returns orthonormal ``U`` and ``V``
+and singular values computed from ``A V`` directly (not squared).
 
 Block Krylov methods reach a given accuracy in far fewer passes than subspace
 (power) iteration when the spectrum decays slowly (Musco & Musco 2015).
