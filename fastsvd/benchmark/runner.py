@@ -280,9 +280,12 @@ def _skip_reason(contender, A):
 
 
 def _warm_up(contender, A, k):
-    """Run once on a slice of the matrix so JIT compilation is not timed."""
-    rows = min(A.shape[0], max(4 * k, 200))
-    small = A[:rows]
+    """Run once on a corner of the matrix so JIT compilation (or loading the
+    cache) is not timed. The corner keeps the matrix's orientation (tall or
+    wide), so the same kernels run in it."""
+    size = max(4 * k, 200)
+    m, n = A.shape
+    small = A[:min(m, size), :min(n, size if m >= n else size + 1)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
