@@ -252,3 +252,52 @@ def test_svd_of_tall_overwrite_gives_the_same_factors(dtype, cholesky_fails, mon
     np.testing.assert_allclose(got[1], expected[1], rtol=rtol)
     np.testing.assert_allclose(got[0] * got[1], expected[0] * expected[1],
                                atol=rtol * expected[1][0])
+
+
+@pytest.mark.parametrize("view_alive", [False, True])
+def test_krylov_basis_growth_keeps_its_columns(view_alive):
+    """The basis grows in place (``ndarray.resize``) or, while a view of it
+    is alive, by copying; either way V, A^T A V and T keep what was added."""
+    from fastsvd import _krylov
+
+    rng = np.random.default_rng(0)
+    n, b = 60, 4
+    basis = _krylov._Basis(n, capacity=40, initial=b)
+    G = rng.standard_normal((n, n))
+    G = G @ G.T
+    V = np.linalg.qr(rng.standard_normal((n, 20)))[0]
+    views = []
+    for start in range(0, 20, b):
+        X = V[:, start:start + b].copy()
+        basis.append(X, G @ X)
+        if view_alive:
+            views.append(basis.V)
+    assert basis._V.shape[1] >= 20
+    np.testing.assert_array_equal(basis.V, V)
+    np.testing.assert_allclose(basis.GV, G @ V, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(basis.T, V.T @ G @ V, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_krylov_basis_stays_orthonormal(dtype, monkeypatch):
+    """Blocks keep one Gram-Schmidt pass only while their measured overlap
+    with the basis is tiny; over many iterations (a slowly decaying spectrum,
+    narrow blocks, thick restarts) the basis stays orthonormal to 1e-12."""
+    from fastsvd import _krylov
+    from fastsvd._operators import DenseOperator
+
+    worst = []
+    append = _krylov._Basis.append
+
+    def checked_append(self, X, GX):
+        result = append(self, X, GX)
+        worst.append(np.abs(self.V.T @ self.V - np.eye(self.used)).max())
+        return result
+
+    monkeypatch.setattr(_krylov._Basis, "append", checked_append)
+    s = 1 / (1 + 0.01 * np.arange(400))
+    A = planted_spectrum(600, 400, s, random_state=1, dtype=dtype)[0]
+    solution = _krylov.block_krylov(DenseOperator(A), 10, block_size=4, tol=1e-15, max_iter=60,
+                                    max_basis=80, rng=np.random.default_rng(0))
+    assert solution.n_iter >= 20
+    assert max(worst) < 1e-12

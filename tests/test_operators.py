@@ -84,6 +84,29 @@ def test_csr_with_strided_arrays_gives_the_contiguous_products(k):
     np.testing.assert_array_equal(copied.rmatmat(Y), plain.rmatmat(Y))
 
 
+@pytest.mark.parametrize("view_alive", [False, True])
+def test_final_matmat_takes_the_tall_buffer(view_alive):
+    """``final_matmat`` equals ``matmat``; on a CSR operator it writes into
+    the tall buffer ``normal_matmat`` kept (grown to fit), or into new memory
+    while a view of that buffer is alive, and releases the scratch."""
+    A = random_csr(300, 90, 0.3, seed=2, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    X, V = (rng.standard_normal((90, k)).astype(np.float32) for k in (32, 50))
+    W = rng.standard_normal((17, 4))
+    for name, op, D in _dense_pairs(np.float64):
+        np.testing.assert_allclose(op.final_matmat(W), D @ W, rtol=1e-10, atol=1e-10,
+                                   err_msg=name)
+    op = as_operator(A)
+    np.testing.assert_allclose(op.normal_matmat(X), A.T @ (A @ X), rtol=1e-5, atol=1e-3)
+    view = op._tall_buffer[:8] if view_alive else None
+    out = op.final_matmat(V)
+    np.testing.assert_array_equal(out, op.matmat(V))
+    in_buffer = out.base is not None and out.base.dtype == np.uint8
+    assert in_buffer != view_alive
+    assert op._tall_buffer is None and op._scratch is None
+    del view
+
+
 def test_operator_repr():
     assert "8x5 float32" in repr(as_operator(sp.random(8, 5, 0.5, format="csr",
                                                        dtype=np.float32)))
