@@ -514,10 +514,18 @@ TILED_PRODUCTS = {width: _tiled_products(width) for width in TILE_WIDTHS}
 
 def tile_width(k: int) -> int | None:
     """The tile width for a block of ``k`` columns (``None``: the generic
-    kernels): the narrowest tile that holds ``k``, else the widest."""
+    kernels): the narrowest tile that holds ``k``; past the widest, the
+    widest when its tiles pad ``k`` by at most an eighth, else the generic
+    kernels. Padding is work: on a 30M-nonzero Netflix-shaped matrix ``A @
+    X`` took 0.063 ns per nonzero and column at k=200 in four 64-tiles (256
+    columns computed) against 0.050 generic, and 0.033 vs 0.037 at k=128
+    (median of 7)."""
     if k < MIN_TILED_COLUMNS:
         return None
-    return next((width for width in TILE_WIDTHS if k <= width), TILE_WIDTHS[-1])
+    widest = TILE_WIDTHS[-1]
+    if k > widest:
+        return widest if 8 * (-k % widest) <= k else None
+    return next(width for width in TILE_WIDTHS if k <= width)
 
 
 @jit(parallel=True)

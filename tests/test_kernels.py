@@ -121,8 +121,8 @@ def test_cache_aligned_empty():
 
 def test_tile_width_choice():
     assert _kernels.tile_width(_kernels.MIN_TILED_COLUMNS - 1) is None
-    assert [_kernels.tile_width(k) for k in (24, 32, 33, 48, 49, 64, 65, 500)] == [
-        32, 32, 48, 48, 64, 64, 64, 64]
+    assert [_kernels.tile_width(k) for k in (24, 32, 33, 48, 49, 64, 65, 120, 128, 200, 500)] == [
+        32, 32, 48, 48, 64, 64, None, 64, 64, None, 64]
 
 
 def _run_rmatmat_by_columns(A, Y, column_bounds):

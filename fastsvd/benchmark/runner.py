@@ -104,10 +104,14 @@ def run_sweep(*, repeats=3, scales=None, ks=None, log=None) -> dict:
             "repeats": repeats, "sweep": rows}
 
 
-def _median_time(function, argument, repeats):
+def _median_time(function, argument, repeats, *, min_seconds=0.25, max_repeats=50):
+    """Median of at least ``repeats`` timed runs, more (up to ``max_repeats``)
+    until they add up to ``min_seconds``: products of a few milliseconds are
+    at the mercy of thread wake-ups, and a median of three of them moved by
+    up to 1.7x from one sweep to the next."""
     function(argument)  # warm-up: compile and page in
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or (sum(times) < min_seconds and len(times) < max_repeats):
         start = time.perf_counter()
         function(argument)
         times.append(time.perf_counter() - start)
