@@ -320,7 +320,7 @@ def cache_aligned_view(buffer: np.ndarray, shape, dtype) -> np.ndarray:
     at least ``aligned_nbytes(shape, dtype)`` of them), starting on a 64-byte
     cache line."""
     start = -buffer.ctypes.data % 64
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    size = aligned_nbytes(shape, dtype) - 64
     return buffer[start:start + size].view(dtype).reshape(shape)
 
 

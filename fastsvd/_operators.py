@@ -159,8 +159,9 @@ class CSROperator(Operator):
     def final_matmat(self, X):
         """:meth:`matmat` into the memory of :meth:`normal_matmat`'s tall
         buffer, grown in place to fit (its pages are mapped already: on the
-        Netflix shape, k=50 after a Krylov run, 0.20 instead of 0.33 s), which
-        the result then owns; the rest of the scratch is released."""
+        Netflix shape, k=50 after a Krylov run, 0.27-0.29 instead of
+        0.33-0.37 s), which the result then owns; the rest of the scratch is
+        released."""
         from ._kernels import aligned_nbytes, cache_aligned_view
 
         X = self._block(X)
