@@ -9,7 +9,7 @@ import pytest
 from conftest import run
 
 import fastsvd
-from fastsvd._numba import max_threads, threads
+from fastsvd._threads import max_threads, thread_limits
 
 
 @pytest.mark.parametrize("k", [16, 64])
@@ -22,7 +22,7 @@ def test_csr_product(record_threads, netflix, k, n_threads, product):
     apply = getattr(op, product)
 
     def timed():
-        with threads(n_threads):
+        with thread_limits(n_threads):
             return apply(block)
 
     run(record_threads, timed, rounds=5)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import SCALE, run
 
-from fastsvd import _softimpute
-from fastsvd._numba import max_threads, threads
-from fastsvd._operators import CSROperator
+from fastsvd._threads import max_threads, thread_limits
 from fastsvd.datasets import make_netflix_ratings
+from fastsvd.impute import softimpute as _softimpute
+from fastsvd.operators import CSROperator
 
 
 @pytest.fixture(scope="session", params=[SCALE / 4, SCALE], ids=["quarter", "full"])
@@ -31,7 +31,7 @@ def test_iteration(record_threads, observed, rank, n_threads, method):
     lam = 0.1 * _softimpute.lambda0(observed, np.random.default_rng(0))
 
     def one_iteration():
-        with threads(n_threads, single_threaded_blas=True):
+        with thread_limits(n_threads, blas=1):
             return _softimpute.fit(observed, rank, lam, method=method, tol=0.0, max_iter=1,
                                    rng=np.random.default_rng(0))
 

@@ -8,8 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import prange
 
-from . import _random
-from ._numba import jit
+from ._jit import jit
+from .kernels import random as _random
 
 NETFLIX_SHAPE = (480_189, 17_770)
 NETFLIX_NNZ = 100_480_507
@@ -96,7 +96,7 @@ def make_netflix_ratings(scale=1.0, *, rank=50, noise=0.5, signal=0.6, n_items=N
         ``info`` holds ``noise``, ``rank``, ``signal`` and the planted
         ``mean``.
     """
-    from .ratings import Ratings
+    from .ratings import Ratings  # loads numba kernels: not at import time
 
     model = _planted_model(scale, rank, signal, n_items, random_state)
     n_users = model.indptr.size - 1

@@ -21,9 +21,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("fastsvd.PCA and fastsvd.TruncatedSVD need scikit-learn: "
                       "pip install 'fastsvd[sklearn]'") from exc
 
-from ._operators import CenteredOperator, DenseOperator
-from ._svd import METHODS, column_means, svd
-from ._validation import as_operator, check_choice, is_distributed_input
+from . import _backends
+from ._checks import check_choice
+from .algorithms.facade import METHODS, column_means, svd
+from .operators import CenteredOperator, DenseOperator, as_operator
 
 
 class _SVDTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -116,7 +117,7 @@ class TruncatedSVD(_SVDTransformer):
 
         ``X`` may also be a matrix on a Dask cluster (see :func:`fastsvd.svd`).
         """
-        if is_distributed_input(X):
+        if _backends.accepts("matrix", X):
             X, _, squares = self._distributed(X)
             total_variance = squares / X.shape[0]
         else:
@@ -203,7 +204,7 @@ class PCA(_SVDTransformer):
         return X_new
 
     def _fit(self, X):
-        if is_distributed_input(X):
+        if _backends.accepts("matrix", X):
             op, mean, squares = self._distributed(X)
             (m, n), dtype = op.shape, op.dtype
             k, fraction = self._n_components(op.shape)

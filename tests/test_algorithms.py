@@ -59,7 +59,7 @@ def test_sparse_matches_svds(method, dtype):
     k = 6
     s_ref = svds(A.astype(np.float64), k=k, tol=0, random_state=0)[1][::-1]
     result = fastsvd.svd(A, k, method=method, random_state=0)
-    np.testing.assert_allclose(result.s, s_ref, rtol=10 * fastsvd._validation.default_tol(dtype))
+    np.testing.assert_allclose(result.s, s_ref, rtol=10 * fastsvd._checks.default_tol(dtype))
     _assert_orthonormal(result.U, result.Vt, dtype)
 
 
@@ -239,7 +239,7 @@ def test_svd_of_tall_overwrite_gives_the_same_factors(dtype, cholesky_fails, mon
     conditioned Y) and returns the factors of the copy-making call, also on
     the Householder fallback (ill-conditioned Y and a failing Cholesky), which
     rebuilds Y from U first."""
-    from fastsvd import _linalg
+    from fastsvd.algorithms import tall as _linalg
 
     if cholesky_fails:
         monkeypatch.setattr(_linalg, "_cholesky_factor", lambda G: None)
@@ -258,7 +258,7 @@ def test_svd_of_tall_overwrite_gives_the_same_factors(dtype, cholesky_fails, mon
 def test_krylov_basis_growth_keeps_its_columns(view_alive):
     """The basis grows in place (``ndarray.resize``) or, while a view of it
     is alive, by copying; either way V, A^T A V and T keep what was added."""
-    from fastsvd import _krylov
+    from fastsvd.algorithms import krylov as _krylov
 
     rng = np.random.default_rng(0)
     n, b = 60, 4
@@ -283,8 +283,8 @@ def test_krylov_basis_stays_orthonormal(dtype, monkeypatch):
     """Blocks keep one Gram-Schmidt pass only while their measured overlap
     with the basis is tiny; over many iterations (a slowly decaying spectrum,
     narrow blocks, thick restarts) the basis stays orthonormal to 1e-12."""
-    from fastsvd import _krylov
-    from fastsvd._operators import DenseOperator
+    from fastsvd.algorithms import krylov as _krylov
+    from fastsvd.operators import DenseOperator
 
     worst = []
     append = _krylov._Basis.append

@@ -109,7 +109,7 @@ def test_image_bad_input(tmp_path):
         fastsvd.compress_image(not_image, 5)
     with pytest.raises(ValueError, match="does not exist"):
         fastsvd.compress_image(tmp_path / "missing.png", 5)
-    with pytest.raises(ValueError, match="rank 200 is out of range"):
+    with pytest.raises(ValueError, match="rank=200 is out of range"):
         fastsvd.compress_image(_synthetic_image(), [5, 200])
     with pytest.raises(ValueError, match="ranks is empty"):
         fastsvd.compress_image(_synthetic_image(), [])

@@ -98,7 +98,7 @@ def test_complete_without_a_test_part(udata, tmp_path, capsys):
 
 @pytest.mark.parametrize(("extra", "problem"), [
     (["--rank", "0"], "--rank must be >= 1"),
-    (["--rank", "101"], "rank=101 is larger"),
+    (["--rank", "101"], "rank=101 is out of range"),
     (["--test-fraction", "1"], "--test-fraction"),
     (["--format", "bogus"], "format='bogus'"),
     (["--test-fraction", "0", "--predictions", "x.csv"], "--predictions"),

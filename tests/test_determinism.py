@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from conftest import random_csr
 
 import fastsvd
-from fastsvd._numba import max_threads
+from fastsvd._threads import max_threads
 from fastsvd.datasets import make_netflix_like
 
 needs_two = pytest.mark.skipif(max_threads() < 2, reason="needs 2 numba threads")
@@ -41,7 +41,7 @@ def test_dense_and_pca_identical_at_one_and_two_threads():
 def test_row_slabs_cover_the_rows_in_equal_shares():
     """Slabs tile the rows in order, none longer than ``_ROW_SLAB``, in a
     multiple of four of equal size (to a row) once there is more than one."""
-    from fastsvd import _linalg
+    from fastsvd.algorithms import tall as _linalg
 
     for m in (0, 1, 100, _linalg._ROW_SLAB, _linalg._ROW_SLAB + 1, 17_770, 480_189):
         slabs = _linalg.row_slabs(m)
@@ -58,8 +58,8 @@ def test_row_slabs_cover_the_rows_in_equal_shares():
 def test_tall_dense_products_identical_at_one_and_two_threads(dtype):
     """``Y @ M``, ``Y.T @ Y`` and ``Y.T @ Z`` over row slabs on several
     threads: the same bits as on one, and the plain products to rounding."""
-    from fastsvd import _linalg
-    from fastsvd._numba import threads
+    from fastsvd._threads import thread_limits
+    from fastsvd.algorithms import tall as _linalg
 
     rng = np.random.default_rng(0)
     m = 2 * _linalg._ROW_SLAB + 123  # four slabs of equal size
@@ -67,7 +67,7 @@ def test_tall_dense_products_identical_at_one_and_two_threads(dtype):
     M = rng.standard_normal((7, 5))
     runs = []
     for n_threads in (1, 2):
-        with threads(n_threads):
+        with thread_limits(n_threads):
             runs.append((_linalg.times_small(Y, M), _linalg.gram(Y), _linalg.inner(Y, Z)))
     for one, two in zip(*runs, strict=True):
         assert one.tobytes() == two.tobytes()

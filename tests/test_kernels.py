@@ -6,15 +6,17 @@ import pytest
 import scipy.sparse as sp
 from conftest import random_csr
 
-from fastsvd import _kernels, _random
-from fastsvd._numba import threads
-from fastsvd._operators import CSROperator
+from fastsvd._threads import thread_limits
+from fastsvd.impute.observed import ObservedCSR
+from fastsvd.kernels import layout, products
+from fastsvd.kernels import random as _random
+from fastsvd.operators import CSROperator
 
 
 def _run_matmat(A, X, n_chunks):
     out = np.empty((A.shape[0], X.shape[1]), dtype=X.dtype)
-    chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
-    _kernels.csr_matmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
+    chunks = layout.balanced_row_chunks(A.indptr, n_chunks)
+    products.csr_matmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
                                                  else np.uint64), A.data, X, chunks, out)
     return out
 
@@ -22,8 +24,8 @@ def _run_matmat(A, X, n_chunks):
 def _run_rmatmat(A, Y, n_chunks):
     out = np.empty((A.shape[1], Y.shape[1]), dtype=Y.dtype)
     partial = np.empty((n_chunks, 1, A.shape[1], Y.shape[1]), dtype=Y.dtype)
-    chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
-    _kernels.csr_rmatmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
+    chunks = layout.balanced_row_chunks(A.indptr, n_chunks)
+    products.csr_rmatmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
                                                   else np.uint64), A.data, Y, chunks, partial,
                          out)
     return out
@@ -66,8 +68,8 @@ def _unsigned(indices):
 
 
 def _run_tiled(A, block, width, n_chunks, transpose):
-    kernels = _kernels.TILED_PRODUCTS[width]
-    chunks = _kernels.balanced_row_chunks(A.indptr, n_chunks)
+    kernels = products.tiled_products(width)
+    chunks = layout.balanced_row_chunks(A.indptr, n_chunks)
     k = block.shape[1]
     if transpose:
         out = np.empty((A.shape[1], k), dtype=block.dtype)
@@ -76,13 +78,13 @@ def _run_tiled(A, block, width, n_chunks, transpose):
     else:
         out = np.empty((A.shape[0], k), dtype=block.dtype)
         kernels.matmat(A.indptr, _unsigned(A.indices), A.data,
-                       _kernels.column_tiles(block, width), chunks, out)
+                       layout.column_tiles(block, width), chunks, out)
     return out
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
-@pytest.mark.parametrize("width", _kernels.TILE_WIDTHS)
+@pytest.mark.parametrize("width", layout.TILE_WIDTHS)
 @pytest.mark.parametrize("k", [24, 32, 50, 64, 130])
 def test_tiled_products_match_twins_at_any_thread_count(dtype, index_dtype, width, k):
     """Any k, in as many tiles as it needs (the last one padded): the twin's
@@ -97,7 +99,7 @@ def test_tiled_products_match_twins_at_any_thread_count(dtype, index_dtype, widt
              _tolerance(A.T, Y, dtype))]:
         outs = []
         for n_threads in (1, 2):
-            with threads(n_threads):
+            with thread_limits(n_threads):
                 outs.append(_run_tiled(A, block, width, 3, transpose))
         assert np.all(np.abs(outs[0] - ref) <= tol)
         assert outs[1].tobytes() == outs[0].tobytes()
@@ -105,7 +107,7 @@ def test_tiled_products_match_twins_at_any_thread_count(dtype, index_dtype, widt
 
 def test_column_tiles_pads_with_zeros():
     X = np.arange(10.0).reshape(2, 5)
-    tiles = _kernels.column_tiles(X, 3)
+    tiles = layout.column_tiles(X, 3)
     assert tiles.shape == (2, 2, 3) and tiles.flags.c_contiguous and tiles.ctypes.data % 64 == 0
     np.testing.assert_array_equal(tiles[0], X[:, :3])
     np.testing.assert_array_equal(tiles[1], np.c_[X[:, 3:], np.zeros(2)])
@@ -113,26 +115,26 @@ def test_column_tiles_pads_with_zeros():
 
 def test_cache_aligned_empty():
     for shape, dtype in [((3, 5, 32), np.float32), ((7, 64), np.float64), ((1,), np.float32)]:
-        array = _kernels.cache_aligned_empty(shape, dtype)
+        array = layout.cache_aligned_empty(shape, dtype)
         assert array.shape == shape and array.dtype == dtype and array.flags.c_contiguous
         assert array.flags.writeable and array.ctypes.data % 64 == 0
-    assert _kernels.cache_aligned_empty((0, 4), np.float32).shape == (0, 4)
+    assert layout.cache_aligned_empty((0, 4), np.float32).shape == (0, 4)
 
 
 def test_tile_width_choice():
-    assert _kernels.tile_width(_kernels.MIN_TILED_COLUMNS - 1) is None
-    assert [_kernels.tile_width(k) for k in (24, 32, 33, 48, 49, 64, 65, 120, 128, 200, 500)] == [
+    assert layout.tile_width(layout.MIN_TILED_COLUMNS - 1) is None
+    assert [layout.tile_width(k) for k in (24, 32, 33, 48, 49, 64, 65, 120, 128, 200, 500)] == [
         32, 32, 48, 48, 64, 64, None, 64, 64, None, 64]
 
 
 def _run_rmatmat_by_columns(A, Y, column_bounds):
     indices = A.indices.view(np.uint32 if A.indices.itemsize == 4 else np.uint64)
     starts = np.empty((A.shape[0], column_bounds.size), dtype=np.int64)
-    assert _kernels.csr_segment_starts(A.indptr, indices, column_bounds, starts) == 0
+    assert products.csr_segment_starts(A.indptr, indices, column_bounds, starts) == 0
     np.testing.assert_array_equal(starts, naive.segment_starts(A.indptr, A.indices,
                                                                column_bounds))
     out = np.empty((A.shape[1], Y.shape[1]), dtype=Y.dtype)
-    _kernels.csr_rmatmat_by_columns(A.indptr, indices, A.data, Y, column_bounds, starts, out)
+    products.csr_rmatmat_by_columns(A.indptr, indices, A.data, Y, column_bounds, starts, out)
     return out
 
 
@@ -155,13 +157,13 @@ def test_segment_starts_reports_unsorted_rows():
                        np.array([0, 2, 2, 5])), shape=(3, 4))
     starts = np.empty((3, 3), dtype=np.int64)
     bounds = np.array([0, 2, 4], dtype=np.int64)
-    assert _kernels.csr_segment_starts(A.indptr, A.indices.view(np.uint32), bounds, starts) == 1
+    assert products.csr_segment_starts(A.indptr, A.indices.view(np.uint32), bounds, starts) == 1
 
 
 def test_wide_rmatmat_splits_columns_and_keeps_unsorted_rows_right(monkeypatch):
     """Above the partial-sum size the operator splits the columns among the
     threads; a CSR with unsorted rows falls back to the partial sums."""
-    from fastsvd import _operators
+    from fastsvd.operators import csr as _operators
 
     monkeypatch.setattr(_operators, "_COLUMN_SPLIT_BYTES", 0)
     A = random_csr(300, 80, 0.1, seed=6)
@@ -201,13 +203,13 @@ def test_matrix_without_nonzeros():
 @pytest.mark.parametrize("n_chunks", [1, 4, 7, 100])
 def test_balanced_row_chunks_matches_twin(n_chunks):
     A = random_csr(40, 30, 0.3, seed=3)
-    np.testing.assert_array_equal(_kernels.balanced_row_chunks(A.indptr, n_chunks),
+    np.testing.assert_array_equal(layout.balanced_row_chunks(A.indptr, n_chunks),
                                   naive.balanced_row_chunks(A.indptr, n_chunks))
 
 
 def test_balanced_row_chunks_balances_work():
     indptr = np.concatenate([[0], np.cumsum(np.r_[np.full(10, 1000), np.ones(990)])])
-    bounds = _kernels.balanced_row_chunks(indptr.astype(np.int64), 4)
+    bounds = layout.balanced_row_chunks(indptr.astype(np.int64), 4)
     work = np.diff(indptr[bounds]) + np.diff(bounds)
     assert work.max() < 1.5 * work.sum() / 4
 
@@ -222,9 +224,9 @@ def test_products_bit_identical_at_one_and_two_threads(dtype, shape, k):
     op = CSROperator.from_scipy(A)
     X = np.random.default_rng(0).standard_normal((n, k)).astype(dtype)
     Y = np.random.default_rng(1).standard_normal((m, k)).astype(dtype)
-    with threads(1):
+    with thread_limits(1):
         one = op.matmat(X), op.rmatmat(Y)
-    with threads(2):
+    with thread_limits(2):
         two = op.matmat(X), op.rmatmat(Y)
     for a, b in zip(one, two, strict=False):
         assert a.tobytes() == b.tobytes()
@@ -264,7 +266,7 @@ def test_residual_kernels_match_twin(dtype, k):
     own, other = rng.standard_normal((57, k)), rng.standard_normal((31, k))
     scale = rng.uniform(0.5, 2.0, k)
     row_mult, col_mult = rng.standard_normal((31, 4)), rng.standard_normal((57, 4))
-    op = CSROperator.from_scipy(A)
+    op = ObservedCSR.from_scipy(A)
     R = naive.stored_residual(A, own, other)
     R_scaled = naive.stored_residual(A, own * scale, other)
     rtol = 1e-5 if dtype == np.float32 else 1e-12

@@ -98,12 +98,12 @@ def test_final_matmat_takes_the_tall_buffer(view_alive):
                                    err_msg=name)
     op = as_operator(A)
     np.testing.assert_allclose(op.normal_matmat(X), A.T @ (A @ X), rtol=1e-5, atol=1e-3)
-    view = op._tall_buffer[:8] if view_alive else None
+    view = op._local.tall[:8] if view_alive else None
     out = op.final_matmat(V)
     np.testing.assert_array_equal(out, op.matmat(V))
     in_buffer = out.base is not None and out.base.dtype == np.uint8
     assert in_buffer != view_alive
-    assert op._tall_buffer is None and op._scratch is None
+    assert op._local.tall is None and op._local.partial is None
     del view
 
 

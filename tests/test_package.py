@@ -31,15 +31,15 @@ def test_import_compiles_nothing_and_skips_numba():
 
 
 @pytest.mark.parametrize(("k", "kernels"), [
-    (3, "[_kernels.csr_matmat]"),
-    (30, "[_kernels.TILED_PRODUCTS[32].matmat, _kernels.TILED_PRODUCTS[32].rmatmat]"),
+    (3, "[products.csr_matmat]"),
+    (30, "[products.tiled_products(32).matmat, products.tiled_products(32).rmatmat]"),
 ])
 def test_second_process_loads_kernels_from_the_cache(tmp_path, k, kernels):
     """The generic and the tiled kernels (closures per tile width) compile
     once and load from the disk cache in the next process."""
     code = f"""
         import scipy.sparse as sp, fastsvd
-        from fastsvd import _kernels
+        from fastsvd.kernels import products
         A = sp.random(300, 80, 0.1, format="csr", random_state=0)
         fastsvd.svd(A, {k}, method="krylov", random_state=0)
         kernels = {kernels}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastsvd import _parsing
 from fastsvd.ratings import Ratings, detect_format, load_ratings, mae, rmse
+from fastsvd.ratings import parsers as _parsing
 
 # --------------------------------------------------------------------------- helpers
 
@@ -141,7 +141,8 @@ def test_from_sparse_does_not_modify_or_share_the_matrix():
      r"users holds 2 negative indices \(the first at position 1: -1\)"),
     (dict(users=[0, 1], items=[0, 5], values=[1, 2], shape=(2, 5)), ValueError,
      r"items holds 1 indices >= 5 \(the first at position 1: 5\)"),
-    (dict(users=[0, 1], items=[0, 1], values=[1, 2], shape=(2, 0)), ValueError, "positive"),
+    (dict(users=[0, 1], items=[0, 1], values=[1, 2], shape=(2, 0)), ValueError,
+     r"shape\[1\] \(n_items\)=0 is out of range"),
     (dict(users=[0, 1], items=[0, 1], values=[1, 2], shape=3), ValueError, "pair"),
     (dict(users=[0, 1], items=[0, 1], values=[1, 2], shape=(2, 2), user_ids=[5]), ValueError,
      "user_ids has 1 ids but the shape has 2 users"),

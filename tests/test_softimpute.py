@@ -9,9 +9,9 @@ import pytest
 import scipy.sparse as sp
 from conftest import random_csr
 
-from fastsvd import _softimpute
-from fastsvd._operators import CSROperator, SparsePlusLowRankOperator
 from fastsvd.impute import SoftImpute, lambda0, soft_impute_path
+from fastsvd.impute import softimpute as _softimpute
+from fastsvd.impute.observed import ObservedCSR, SparsePlusLowRankOperator
 from fastsvd.ratings import Ratings, load_ratings, rmse
 
 
@@ -25,7 +25,7 @@ def _planted(m=60, n=40, rank=3, density=0.5, noise=0.1, seed=0):
 
 def _observed(X, mask, dtype=np.float64):
     S = sp.csr_matrix((X[mask].astype(dtype), np.nonzero(mask)), shape=X.shape)
-    return CSROperator.from_scipy(S)
+    return ObservedCSR.from_scipy(S)
 
 
 def _dense(f):
@@ -176,20 +176,23 @@ def test_growing_rank_reaches_the_full_rank_solution():
 
 @pytest.mark.parametrize("n_blocks", [2, 5])
 def test_holdout_is_the_same_for_row_blocks(n_blocks):
-    from fastsvd._random import stream_key
+    from fastsvd.kernels.random import stream_key
 
     A = random_csr(300, 80, 0.2, seed=1)
-    whole = CSROperator.from_scipy(A)
+    whole = ObservedCSR.from_scipy(A)
     key = stream_key(7, 0)
     kept, held = whole.holdout(0.25, key)
     assert kept.nnz + held.nnz == whole.nnz
     assert abs(held.nnz / whole.nnz - 0.25) < 0.03
     bounds = np.linspace(0, 300, n_blocks + 1).astype(int)
-    pieces = [CSROperator.from_scipy(A[a:b]).holdout(0.25, key, first_row=a)[1]
+    pieces = [ObservedCSR.from_scipy(A[a:b]).holdout(0.25, key, first_row=a)[1]
               for a, b in itertools.pairwise(bounds)]
-    joined = sp.vstack([sp.csr_matrix((p.data, p.indices, p.indptr), shape=p.shape)
-                        for p in pieces]).tocsr()
-    whole_held = sp.csr_matrix((held.data, held.indices, held.indptr), shape=held.shape)
+    def scipy_csr(observed):
+        m = observed.matrix
+        return sp.csr_matrix((m.data, m.indices, m.indptr), shape=m.shape)
+
+    joined = sp.vstack([scipy_csr(p) for p in pieces]).tocsr()
+    whole_held = scipy_csr(held)
     assert (joined != whole_held).nnz == 0 and joined.nnz == whole_held.nnz
 
 
@@ -356,7 +359,7 @@ def test_same_seed_same_model_at_any_thread_count():
 
 def test_bad_input():
     ratings, _ = _synthetic_ratings(8)
-    with pytest.raises(ValueError, match="rank=300 is larger than the matrix allows"):
+    with pytest.raises(ValueError, match=r"rank=300 is out of range; choose 1 <= rank <= 250"):
         SoftImpute(rank=300).fit(ratings)
     with pytest.raises(ValueError, match="lam=-1"):
         SoftImpute(lam=-1).fit(ratings)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .._checks import check_int, check_rank
 
 _MAX_COMPONENT_PANELS = 15
 _MAX_RECONSTRUCTIONS = 6
@@ -115,7 +116,7 @@ def pca_gallery(images, k, *, output_dir=None, image_shape=None, random_state=0)
     """
     X, shape = _check_images(images, image_shape)
     n, p = X.shape
-    k = _check_k(k, min(n, p))
+    k = check_rank(k, (n, p))
     if output_dir is not None:
         _require_matplotlib()  # before the work, not after it
 
@@ -183,21 +184,12 @@ def _check_images(images, image_shape):
 
 def _check_shape(image_shape):
     try:
-        shape = tuple(image_shape)
-    except TypeError:
-        shape = ()
-    if len(shape) != 2 or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
-                                  and d >= 1 for d in shape):
+        h, w = image_shape
+    except (TypeError, ValueError):
         raise ValueError(f"image_shape must be a pair of positive integers (h, w), got "
-                         f"{image_shape!r}.")
-    return int(shape[0]), int(shape[1])
-
-
-def _check_k(k, limit):
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
-        raise ValueError(f"k={k!r} is out of range: k must be an integer from 1 to "
-                         f"min(n_samples, n_features)={limit}.")
-    return int(k)
+                         f"{image_shape!r}.") from None
+    return (check_int(h, name="image_shape[0] (height)", low=1),
+            check_int(w, name="image_shape[1] (width)", low=1))
 
 
 def _require_matplotlib():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._svd import svd
-from .._validation import check_choice
+from .._checks import check_choice, check_int
+from ..algorithms import svd
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,11 +137,9 @@ def _check_ranks(ranks, limit):
     ranks = [ranks] if np.isscalar(ranks) else list(ranks)
     if not ranks:
         raise ValueError("ranks is empty; pass at least one rank, e.g. ranks=[50, 100].")
-    for r in ranks:
-        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 1 <= r <= limit:
-            raise ValueError(f"rank {r!r} is out of range: this image allows ranks 1 to "
-                             f"{limit} (its smaller side).")
-    return sorted(int(r) for r in ranks)
+    return sorted(check_int(r, name="rank", low=1, high=limit,
+                            hint="An image allows ranks up to its smaller side.")
+                  for r in ranks)
 
 
 def _write(result, directory, plots):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._svd import svd
-from .._validation import check_count, check_rank
+from .._checks import check_int, check_rank
+from ..algorithms import svd
 
 
 def lora_factorize(delta_w, r, *, method="auto", random_state=None):
@@ -58,10 +58,10 @@ def lora_parameter_count(d_model, r, n_layers=1, *, d_out=None):
     >>> lora_parameter_count(4096, 8, n_layers=32)["lora"]
     2097152
     """
-    d_model = check_count(d_model, name="d_model", minimum=1)
-    d_out = d_model if d_out is None else check_count(d_out, name="d_out", minimum=1)
-    r = check_count(r, name="r", minimum=1)
-    n_layers = check_count(n_layers, name="n_layers", minimum=1)
+    d_model = check_int(d_model, name="d_model", low=1)
+    d_out = d_model if d_out is None else check_int(d_out, name="d_out", low=1)
+    r = check_int(r, name="r", low=1)
+    n_layers = check_int(n_layers, name="n_layers", low=1)
     lora = n_layers * r * (d_model + d_out)
     full = n_layers * d_model * d_out
     return {"lora": lora, "full": full, "fraction": lora / full}

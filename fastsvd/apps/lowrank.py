@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._svd import svd
-from .._validation import as_operator, check_choice, check_rank
+from .._checks import check_choice, check_rank, check_real
+from ..algorithms import svd
+from ..operators import as_operator
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,8 +133,7 @@ def choose_rank(singular_values, threshold, *, criterion="energy", total=None) -
                          "non-negative numbers.")
     if np.any(np.diff(s) > 0):
         raise ValueError("singular_values must be in descending order.")
-    if not 0 < threshold <= 1:
-        raise ValueError(f"threshold={threshold} must lie in (0, 1].")
+    threshold = check_real(threshold, name="threshold", low=0.0, high=1.0, low_open=True)
     weights = s ** 2 if criterion == "energy" else s
     total = float(weights.sum()) if total is None else float(total)
     if total <= 0:

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from .._svd import svd
-from .._validation import check_choice, check_count, check_rank
+from .._checks import check_choice, check_int, check_rank
+from ..algorithms import svd
 
 WEIGHTINGS = ("log-tfidf", "tfidf", "count")
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
@@ -87,7 +87,7 @@ class LSA:
         """Fit on a list of texts, or on a terms x documents matrix (dense or
         sparse) with its ``vocabulary`` (one term per row)."""
         check_choice(self.weighting, WEIGHTINGS, name="weighting")
-        check_count(self.min_df, name="min_df", minimum=1)
+        check_int(self.min_df, name="min_df", low=1)
         if sp.issparse(texts_or_matrix) or isinstance(texts_or_matrix, np.ndarray):
             counts = sp.csr_matrix(texts_or_matrix, dtype=np.float64)
             terms = list(vocabulary) if vocabulary is not None else None

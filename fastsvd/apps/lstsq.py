@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .._operators import DenseOperator
-from .._svd import svd
-from .._validation import as_operator, check_rank
+from .._checks import check_rank, check_real
+from ..algorithms import svd
+from ..operators import DenseOperator, as_operator
 
 
 def _factors(A, k, method, random_state):
@@ -63,9 +61,8 @@ def lstsq(A, b, lam=0.0, k=None, *, rcond=None, method="auto", random_state=None
 
     ``b`` is a vector of length ``m`` or an ``m x p`` matrix.
     """
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not lam >= 0:
-        raise ValueError(f"lam={lam!r} must be a number >= 0 (0 gives the minimum-norm "
-                         "least-squares solution).")
+    lam = check_real(lam, name="lam", low=0.0,
+                     hint="0 gives the minimum-norm least-squares solution.")
     b = np.asarray(b)
     if b.dtype.kind not in "biuf":
         raise TypeError(f"b must hold real numbers, got dtype {b.dtype}.")

@@ -18,7 +18,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-import fastsvd
+from .. import algorithms
 
 N_ITER_LADDER = (0, 1, 2, 3, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64)
 TOL_LADDER = (3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-8, 1e-10)
@@ -52,13 +52,13 @@ class Contender:
 
 def _fastsvd(method):
     def run(A, k, setting, seed):
-        return fastsvd.svd(A, k, method=method, tol=setting, max_iter=500,
+        return algorithms.svd(A, k, method=method, tol=setting, max_iter=500,
                            random_state=seed)
     return run
 
 
 def _fastsvd_randomized(A, k, n_iter, seed):
-    return fastsvd.randomized_svd(A, k, n_iter=n_iter, random_state=seed)
+    return algorithms.randomized_svd(A, k, n_iter=n_iter, random_state=seed)
 
 
 def _sklearn_randomized(A, k, n_iter, seed):

@@ -25,11 +25,11 @@ def run_distributed(scale=0.02, *, n_workers=2, n_blocks=None, k=20, rank=10,
     cores. Returns a JSON-ready record."""
     from distributed import Client, LocalCluster
 
-    from .. import lambda0, svd
-    from .._numba import max_threads
+    from .._threads import max_threads
+    from ..algorithms import svd
     from ..datasets import make_netflix_like, make_netflix_ratings
     from ..distributed import RowBlocks
-    from ..impute import SoftImpute
+    from ..impute import SoftImpute, lambda0
 
     matrix = make_netflix_like(scale, random_state=0)
     ratings = make_netflix_ratings(scale, random_state=0)[0].csr

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from .._threads import active_threads, check_n_threads, max_threads, thread_limits
 from .completion import COMPLETION_CONTENDERS, COMPLETION_PRESETS, run_completion
 from .contenders import CONTENDERS, accuracy, frobenius_excess
 from .workloads import PRESETS, SWEEP
@@ -49,39 +50,47 @@ def run_benchmark(preset="quick", *, contenders=None, repeats=3, n_threads=None,
         raise ValueError(f"unknown contenders {sorted(names - set(known))}; choose from "
                          f"{known}")
     completion = [c for c in COMPLETION_CONTENDERS if names is None or c.name in names]
-    threads = _set_threads(n_threads)
-    results = {"preset": preset, "machine": machine_info(), "versions": versions(),
-               "threads": threads, "repeats": repeats, "workloads": [], "completion": []}
-    for workload in PRESETS[preset]:
-        if chosen:
-            results["workloads"].append(_run_workload(
-                workload, chosen, repeats, Path(cache_dir or _default_cache()), log))
-    for workload in COMPLETION_PRESETS.get(preset, ()) if completion else ():
-        results["completion"].append(run_completion(workload, completion, log=log))
+    n = check_n_threads(n_threads, name="n_threads") or max_threads()
+    with thread_limits(n, blas=n):
+        results = {"preset": preset, "machine": machine_info(), "versions": versions(),
+                   "threads": _thread_settings(), "repeats": repeats, "workloads": [],
+                   "completion": []}
+        for workload in PRESETS[preset]:
+            if chosen:
+                results["workloads"].append(_run_workload(
+                    workload, chosen, repeats, Path(cache_dir or _default_cache()), log))
+        for workload in COMPLETION_PRESETS.get(preset, ()) if completion else ():
+            results["completion"].append(run_completion(workload, completion, log=log))
     return results
 
 
 def run_sweep(*, repeats=3, scales=None, ks=None, log=None) -> dict:
     """Scaling sweep: sparse kernel time per nonzero and column, and the time
     of a k=50 Krylov SVD, against nonzeros, block width and thread count."""
-    import numba
-
-    from .. import as_operator, svd
-    from .._numba import threads
-    from ..datasets import make_netflix_like
-
     log = log or _stderr
-    max_threads = numba.config.NUMBA_NUM_THREADS
-    thread_counts = sorted({1, max_threads})
-    _set_threads(max_threads)
+    most = max_threads()
+    thread_counts = sorted({1, most})
+    with thread_limits(most, blas=most):
+        rows = _sweep_rows(scales or SWEEP["scales"], ks or SWEEP["ks"], thread_counts, repeats,
+                           log)
+    return {"preset": "sweep", "machine": machine_info(), "versions": versions(),
+            "threads": {"numba_threads": most, "swept": thread_counts},
+            "repeats": repeats, "sweep": rows}
+
+
+def _sweep_rows(scales, ks, thread_counts, repeats, log):
+    from ..algorithms import svd
+    from ..datasets import make_netflix_like
+    from ..operators import as_operator
+
     rows = []
-    for scale in scales or SWEEP["scales"]:
+    for scale in scales:
         A = make_netflix_like(scale, random_state=0)
         op = as_operator(A)
         log(f"== sweep: scale {scale} ({A.shape[0]:,} x {A.shape[1]:,}, {A.nnz:,} nonzeros)")
         for n_threads in thread_counts:
-            with threads(n_threads):
-                for k in ks or SWEEP["ks"]:
+            with thread_limits(n_threads):
+                for k in ks:
                     rng = np.random.default_rng(0)
                     X = rng.standard_normal((A.shape[1], k)).astype(A.dtype)
                     Y = rng.standard_normal((A.shape[0], k)).astype(A.dtype)
@@ -99,9 +108,7 @@ def run_sweep(*, repeats=3, scales=None, ks=None, log=None) -> dict:
                              "ns_per_nnz_column": seconds / (A.nnz * SWEEP["svd_k"]) * 1e9})
                 log(f"   svd k={SWEEP['svd_k']} tol={SWEEP['svd_tol']} threads={n_threads}: "
                     f"{seconds:.2f} s")
-    return {"preset": "sweep", "machine": machine_info(), "versions": versions(),
-            "threads": {"numba_threads": max_threads, "swept": thread_counts},
-            "repeats": repeats, "sweep": rows}
+    return rows
 
 
 def _median_time(function, argument, repeats, *, min_seconds=0.25, max_repeats=50):
@@ -304,22 +311,23 @@ def _nbytes(A):
     return int(A.nbytes)
 
 
-def _set_threads(n_threads):
-    """Give numba and BLAS the same thread count for every contender; record it."""
+def _thread_settings() -> dict:
+    """The numba and BLAS thread settings in force (to record with the results)."""
     import numba
 
-    n = n_threads or numba.config.NUMBA_NUM_THREADS
-    numba.set_num_threads(n)
-    info = {"numba_threads": n, "numba_threading_layer": None, "blas": []}
+    info = {"numba_threads": active_threads(), "numba_threading_layer": None, "blas": []}
     try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-
-        threadpool_limits(limits=n, user_api="blas")
-        info["blas"] = [{"library": p.get("internal_api"), "version": p.get("version"),
-                         "threads": p.get("num_threads")} for p in threadpool_info()
-                        if p.get("user_api") == "blas"]
+        from threadpoolctl import threadpool_info
     except ImportError:
         info["blas"] = "threadpoolctl not installed: BLAS threads not controlled"
+        return info
+    info["blas"] = [{"library": p.get("internal_api"), "version": p.get("version"),
+                     "threads": p.get("num_threads")} for p in threadpool_info()
+                    if p.get("user_api") == "blas"]
+    try:
+        info["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        pass
     return info
 
 

@@ -19,17 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._linalg import (
-    converged,
-    divide_or_zero,
-    inner,
-    orthonormalize,
-    relative_errors,
-    svd_of_tall,
-    times_small,
-)
-from ._operators import Operator
-from ._result import Solution
+from ..operators import Operator
+from .estimates import converged, divide_or_zero, relative_errors
+from .result import Solution
+from .tall import inner, orthonormalize, svd_of_tall, times_small
 
 # Memory the two short-side bases (V and A^T A V, float64) may take together.
 _BASIS_BUDGET_BYTES = 512 * 2**20

@@ -1,10 +1,11 @@
-"""The public SVD functions: validate once, orient, run an algorithm, finish.
+"""The public SVD functions: validate once, then run the private body.
 
-Each public function follows the same path: :func:`as_operator` validates
-and wraps the input, the problem is oriented so the iterated (short) side is
-``n``, the algorithm runs under the requested thread count, and
-:func:`_finish` maps the result back, sorts it, applies the sign convention
-and casts it to the input's working dtype.
+Each public function validates and converts its arguments (the input through
+:func:`fastsvd.as_operator`) and hands them to :func:`_run`, which computes
+and checks nothing: it orients the problem so the iterated (short) side is
+``n``, runs an algorithm under the thread policy, and :func:`_finish` maps the
+result back, sorts it, applies the sign convention and casts it to the
+input's working dtype.
 """
 
 from __future__ import annotations
@@ -14,19 +15,12 @@ import warnings
 import numpy as np
 import scipy.linalg
 
-from . import _krylov, _power, _randomized
-from ._linalg import flip_signs, to_local
-from ._numba import check_n_threads, threads
-from ._operators import CenteredOperator, DenseOperator, Operator
-from ._result import ConvergenceWarning, Solution, SVDResult
-from ._validation import (
-    as_operator,
-    check_choice,
-    check_count,
-    check_random_state,
-    check_rank,
-    check_tol,
-)
+from .._checks import check_choice, check_int, check_random_state, check_rank, check_tol
+from .._threads import check_n_threads, thread_limits
+from ..operators import CenteredOperator, DenseOperator, Operator, as_operator
+from . import krylov, power, randomized
+from .result import ConvergenceWarning, Solution, SVDResult, flip_signs
+from .tall import to_local
 
 METHODS = ("auto", "randomized", "krylov", "power", "lapack")
 NORMALIZERS = ("auto", "QR", "LU", "none")
@@ -41,12 +35,12 @@ def svd(A, k, *, method="auto", tol=None, max_iter=None, random_state=None, n_th
     A : array-like, scipy.sparse matrix/array, LinearOperator or fastsvd operator
         The ``m x n`` real matrix. float32 input is computed and returned in
         float32; other numeric types in float64. Sparse input is never
-        densified and never modified. A ``dask.array.Array`` chunked along
-        rows (dense or scipy.sparse chunks) or a
-        :class:`fastsvd.distributed.RowBlocks` runs on the active
-        ``distributed.Client`` with the Krylov or randomized method: the rows
-        stay on the workers and the result comes back as numpy arrays, the
-        same as in memory to rounding (see :mod:`fastsvd.distributed`).
+        densified and never modified. Any object with ``shape``, ``dtype``,
+        ``matmat`` and ``rmatmat`` works (:class:`fastsvd.protocols.
+        LinearOperator`). A ``dask.array.Array`` chunked along rows (dense or
+        scipy.sparse chunks) or a :class:`fastsvd.distributed.RowBlocks` runs on
+        the active ``distributed.Client`` with the Krylov or randomized method:
+        the rows stay on the workers and the result comes back as numpy arrays.
     k : int
         Number of singular triplets, ``1 <= k <= min(m, n)``.
     method : {"auto", "randomized", "krylov", "power", "lapack"}
@@ -66,14 +60,13 @@ def svd(A, k, *, method="auto", tol=None, max_iter=None, random_state=None, n_th
     max_iter : int, optional
         Iteration cap (default 200 for Krylov, 100 for randomized, 1000 per
         component for power). Reaching it emits a :class:`ConvergenceWarning`.
-    random_state : None, int or numpy.random.Generator
+    random_state : None, int, numpy.random.Generator or RandomState
         Seed of the random start. The same seed gives bit-identical results at
         any thread count.
     n_threads : int, optional
         Threads for the numba kernels (default: all). Results are
-        bit-identical for any value. BLAS threads are left alone: set them with
-        threadpoolctl or ``OPENBLAS_NUM_THREADS`` (OpenBLAS results can depend
-        on its thread count).
+        bit-identical for any value. BLAS threads are left alone for dense
+        input; beside numba kernels BLAS runs on one thread.
 
     Returns
     -------
@@ -84,11 +77,23 @@ def svd(A, k, *, method="auto", tol=None, max_iter=None, random_state=None, n_th
 
     Notes
     -----
+    Guarantees: ``s`` is descending; ``U`` and ``Vt`` have orthonormal columns
+    and rows; the largest-magnitude entry of each row of ``Vt`` is positive.
     Error estimates: for a Ritz triplet with ``A v = s u`` and residual
     ``r = ||A.T u - s v||``, some singular value lies within ``r`` of ``s``,
-    and within ``r**2 / (2 gap)`` when the gap to the rest of the spectrum is
-    ``gap``; the estimate takes the smaller, with the gap estimated from the
-    other Ritz values.
+    and within about ``r**2 / (2 gap)`` when ``gap`` separates it from the
+    spectrum not yet captured; ``errors`` takes the smaller.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsvd
+    >>> from fastsvd.datasets import planted_spectrum
+    >>> A = planted_spectrum(300, 200, 1.0 / np.arange(1, 201), random_state=0)[0]
+    >>> U, s, Vt = fastsvd.svd(A, 3, method="krylov", tol=1e-8, random_state=0)
+    >>> np.round(s, 6)
+    array([1.      , 0.5     , 0.333333])
+    >>> bool(np.allclose(U.T @ U, np.eye(3)))
+    True
     """
     op = as_operator(A)
     k = check_rank(k, op.shape)
@@ -99,19 +104,18 @@ def svd(A, k, *, method="auto", tol=None, max_iter=None, random_state=None, n_th
     if method == "auto":
         method = _auto_method(op, k)
     if method == "lapack":
-        with threads(n_threads):
-            return lapack_svd(op, k)
-    max_iter = check_count(max_iter if max_iter is not None else DEFAULT_MAX_ITER[method],
-                           name="max_iter", minimum=1)
+        return _lapack_svd(op, k, n_threads)
+    _check_method(op, method)
+    max_iter = check_int(DEFAULT_MAX_ITER[method] if max_iter is None else max_iter,
+                         name="max_iter", low=1)
     if method == "krylov":
-        n = min(op.shape)
-        return _run(op, _krylov.block_krylov, "krylov", k, rng, n_threads, tol=tol,
-                    max_iter=max_iter, block_size=_krylov.default_block_size(k, n),
+        return _run(op, krylov.block_krylov, "krylov", k, rng, n_threads, tol=tol,
+                    max_iter=max_iter, block_size=krylov.default_block_size(k, min(op.shape)),
                     max_basis=None)
     if method == "randomized":
-        return _run(op, _randomized.subspace_iteration, "randomized", k, rng, n_threads,
+        return _run(op, randomized.subspace_iteration, "randomized", k, rng, n_threads,
                     n_oversamples=10, n_iter=max_iter, normalizer="QR", tol=tol)
-    return _run(op, _power.deflation, "power", k, rng, n_threads, tol=tol, max_iter=max_iter)
+    return _run(op, power.deflation, "power", k, rng, n_threads, tol=tol, max_iter=max_iter)
 
 
 def krylov_svd(A, k, *, tol=None, max_iter=200, block_size=None, max_basis=None,
@@ -133,8 +137,6 @@ def krylov_svd(A, k, *, tol=None, max_iter=200, block_size=None, max_basis=None,
         Columns per block; default about ``(k + 10) / 2`` (a multiple of 8
         between 16 and 128). Smaller blocks build a higher-degree Krylov
         space per pass; larger ones use the sparse kernels more efficiently.
-        On the full Netflix shape (k=50) blocks of 16 to 48 columns all took
-        4.9-5.3 s to reach tol=1e-2 and 7.1-7.9 s for 1e-4.
     max_basis : int, optional
         Basis columns kept before a thick restart; default from a 512 MiB
         budget for the two short-side bases, at least ``2k + 2 block_size``.
@@ -142,18 +144,27 @@ def krylov_svd(A, k, *, tol=None, max_iter=200, block_size=None, max_basis=None,
     Returns
     -------
     SVDResult
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp, fastsvd
+    >>> A = sp.random(2000, 300, density=0.02, format="csr", random_state=0)
+    >>> result = fastsvd.krylov_svd(A, 5, tol=1e-6, random_state=0)
+    >>> reference = np.linalg.svd(A.toarray(), compute_uv=False)[:5]
+    >>> bool(np.allclose(result.s, reference, rtol=1e-6)), result.converged
+    (True, True)
     """
     op = as_operator(A)
     k = check_rank(k, op.shape)
     n = min(op.shape)
-    block_size = (_krylov.default_block_size(k, n) if block_size is None
-                  else check_count(block_size, name="block_size", minimum=1))
+    block_size = (krylov.default_block_size(k, n) if block_size is None
+                  else check_int(block_size, name="block_size", low=1))
     if max_basis is not None:
-        max_basis = check_count(max_basis, name="max_basis", minimum=1)
-    return _run(op, _krylov.block_krylov, "krylov", k, random_state, n_threads,
-                tol=check_tol(tol, op.dtype), max_iter=check_count(max_iter, name="max_iter",
-                                                                    minimum=1),
-                block_size=block_size, max_basis=max_basis)
+        max_basis = check_int(max_basis, name="max_basis", low=1)
+    return _run(op, krylov.block_krylov, "krylov", k, check_random_state(random_state),
+                check_n_threads(n_threads), tol=check_tol(tol, op.dtype),
+                max_iter=check_int(max_iter, name="max_iter", low=1), block_size=block_size,
+                max_basis=max_basis)
 
 
 def randomized_svd(A, k, *, n_oversamples=10, n_iter="auto", power_iteration_normalizer="auto",
@@ -188,16 +199,29 @@ def randomized_svd(A, k, *, n_oversamples=10, n_iter="auto", power_iteration_nor
     Returns
     -------
     SVDResult
+
+    Examples
+    --------
+    >>> import numpy as np, fastsvd
+    >>> from fastsvd.datasets import planted_spectrum
+    >>> A = planted_spectrum(500, 300, 0.5 ** np.arange(300), random_state=0)[0]
+    >>> result = fastsvd.randomized_svd(A, 4, n_iter=4, random_state=0)
+    >>> np.round(result.s, 6)
+    array([1.   , 0.5  , 0.25 , 0.125])
+    >>> bool(result.error < 1e-6)
+    True
     """
     op = as_operator(A)
     k = check_rank(k, op.shape)
-    n_oversamples = check_count(n_oversamples, name="n_oversamples")
-    if n_iter == "auto":
+    n_oversamples = check_int(n_oversamples, name="n_oversamples", low=0)
+    if isinstance(n_iter, str) and n_iter == "auto":
         n_iter = 7 if k < 0.1 * min(op.shape) else 4
-    n_iter = check_count(n_iter, name="n_iter")
+    n_iter = check_int(n_iter, name="n_iter", low=0)
     normalizer = check_choice(power_iteration_normalizer, NORMALIZERS,
                               name="power_iteration_normalizer")
-    return _run(op, _randomized.subspace_iteration, "randomized", k, random_state, n_threads,
+    _check_method(op, "randomized", normalizer)
+    return _run(op, randomized.subspace_iteration, "randomized", k,
+                check_random_state(random_state), check_n_threads(n_threads),
                 n_oversamples=n_oversamples, n_iter=n_iter,
                 normalizer="QR" if normalizer == "auto" else normalizer,
                 tol=None if tol is None else check_tol(tol, op.dtype))
@@ -211,16 +235,29 @@ def randomized_range_finder(A, size, *, n_iter=4, power_iteration_normalizer="au
     Omega)`` for a Gaussian ``Omega``, normalising after every product.
     ``A ~ Q Q^T A`` with an error close to the best rank-``size`` one when the
     spectrum decays. Returned in the working dtype of ``A``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsvd
+    >>> from fastsvd.datasets import planted_spectrum
+    >>> A = planted_spectrum(400, 100, 0.5 ** np.arange(100), random_state=0)[0]
+    >>> Q = fastsvd.randomized_range_finder(A, 10, random_state=0)
+    >>> Q.shape, bool(np.allclose(Q.T @ Q, np.eye(10)))
+    ((400, 10), True)
+    >>> bool(np.linalg.norm(A - Q @ (Q.T @ A), 2) < 1e-3)
+    True
     """
     op = as_operator(A)
     size = check_rank(size, op.shape, name="size")
     normalizer = check_choice(power_iteration_normalizer, NORMALIZERS,
                               name="power_iteration_normalizer")
+    _check_method(op, "randomized", normalizer)
+    n_iter = check_int(n_iter, name="n_iter", low=0)
     rng = check_random_state(random_state)
-    with threads(check_n_threads(n_threads), single_threaded_blas=op.uses_numba):
-        return to_local(_randomized.range_finder(
-            op, size, n_iter=check_count(n_iter, name="n_iter"),
-            normalizer="QR" if normalizer == "auto" else normalizer, rng=rng))
+    with thread_limits(check_n_threads(n_threads), blas=1 if op.uses_numba else None):
+        return to_local(randomized.range_finder(
+            op, size, n_iter=n_iter, normalizer="QR" if normalizer == "auto" else normalizer,
+            rng=rng))
 
 
 def power_iteration(A, *, tol=None, max_iter=1000, random_state=None, n_threads=None):
@@ -235,11 +272,20 @@ def power_iteration(A, *, tol=None, max_iter=1000, random_state=None, n_threads=
     SVDResult
         With ``k = 1``; ``n_iter`` is the number of iterations and
         ``residuals[0]`` the final relative residual.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsvd
+    >>> A = np.diag([3.0, 1.0, 0.5])
+    >>> result = fastsvd.power_iteration(A, tol=1e-10, random_state=0)
+    >>> float(np.round(result.s[0], 8)), bool(result.residuals[0] <= 1e-10)
+    (3.0, True)
     """
     op = as_operator(A)
-    return _run(op, _power.deflation, "power", 1, random_state, n_threads,
-                tol=check_tol(tol, op.dtype), max_iter=check_count(max_iter, name="max_iter",
-                                                                    minimum=1))
+    _check_method(op, "power")
+    return _run(op, power.deflation, "power", 1, check_random_state(random_state),
+                check_n_threads(n_threads), tol=check_tol(tol, op.dtype),
+                max_iter=check_int(max_iter, name="max_iter", low=1))
 
 
 def deflation_pca(X, k, *, center=True, tol=None, max_iter=1000, random_state=None,
@@ -247,9 +293,9 @@ def deflation_pca(X, k, *, center=True, tol=None, max_iter=1000, random_state=No
     """PCA by the classic method: power iteration for the first component,
     deflate, repeat.
 
-    Centring and deflation are implicit (:class:`CenteredOperator`,
-    :class:`DeflatedOperator`): ``X.T @ X``, a centred copy or a deflated copy
-    are never formed, so sparse ``X`` stays sparse.
+    Centring and deflation are implicit (:class:`fastsvd.CenteredOperator`,
+    :class:`fastsvd.DeflatedOperator`): ``X.T @ X``, a centred copy or a
+    deflated copy are never formed, so sparse ``X`` stays sparse.
 
     Returns
     -------
@@ -257,14 +303,26 @@ def deflation_pca(X, k, *, center=True, tol=None, max_iter=1000, random_state=No
         The SVD of the centred ``X`` (of ``X`` itself if ``center=False``):
         components are the rows of ``Vt``, scores ``U * s``, explained
         variances ``s**2 / (n_samples - 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsvd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((500, 3)) * [5.0, 2.0, 0.5] + 10.0
+    >>> result = fastsvd.deflation_pca(X, 2, tol=1e-10, random_state=0)
+    >>> variances = result.s ** 2 / (X.shape[0] - 1)
+    >>> reference = np.linalg.eigvalsh(np.cov(X.T))[::-1][:2]
+    >>> bool(np.allclose(variances, reference))
+    True
     """
     op = as_operator(X, name="X")
     k = check_rank(k, op.shape)
+    _check_method(op, "power")
     if center:
         op = CenteredOperator(op, column_means(op))
-    return _run(op, _power.deflation, "power", k, random_state, n_threads,
-                tol=check_tol(tol, op.dtype), max_iter=check_count(max_iter, name="max_iter",
-                                                                    minimum=1))
+    return _run(op, power.deflation, "power", k, check_random_state(random_state),
+                check_n_threads(n_threads), tol=check_tol(tol, op.dtype),
+                max_iter=check_int(max_iter, name="max_iter", low=1))
 
 
 def column_means(op: Operator) -> np.ndarray:
@@ -272,18 +330,16 @@ def column_means(op: Operator) -> np.ndarray:
     return op.column_sums() / op.shape[0]
 
 
-def lapack_svd(op: Operator, k: int) -> SVDResult:
-    """Exact SVD by LAPACK gesdd, truncated to ``k``; dense operators only."""
-    if not isinstance(op, DenseOperator):
-        raise ValueError("method='lapack' needs a dense array: it would have to densify this "
-                         f"{type(op).__name__}. Use method='krylov' or 'randomized', or pass "
-                         "a dense array.")
-    U, s, Vt = scipy.linalg.svd(op.array, full_matrices=False, lapack_driver="gesdd",
-                                check_finite=False)
-    zeros = np.zeros(k)
-    U, s, Vt = U[:, :k].copy(), s[:k].copy(), Vt[:k].copy()
-    flip_signs(U, Vt)
-    return SVDResult(U, s, Vt, zeros, zeros.copy(), 1, 1, True, "lapack")
+def _check_method(op: Operator, method: str, normalizer: str = "QR") -> None:
+    """What a matrix held on a cluster cannot do."""
+    if not op.distributed:
+        return
+    if method == "power":
+        raise ValueError("power iteration runs in one process; for a matrix on a Dask cluster "
+                         "use method='krylov' (the default) or 'randomized'.")
+    if normalizer == "LU":
+        raise ValueError("power_iteration_normalizer='LU' needs the whole long-side block in "
+                         "memory; use 'QR' (the default) for distributed input.")
 
 
 def _auto_method(op: Operator, k: int) -> str:
@@ -293,19 +349,30 @@ def _auto_method(op: Operator, k: int) -> str:
     return "krylov"
 
 
-def _run(op, algorithm, method, k, random_state, n_threads, **options) -> SVDResult:
+def _lapack_svd(op: Operator, k: int, n_threads) -> SVDResult:
+    """Exact SVD by LAPACK gesdd, truncated to ``k``; dense operators only."""
+    if not isinstance(op, DenseOperator):
+        raise ValueError("method='lapack' needs a dense array: it would have to densify this "
+                         f"{type(op).__name__}. Use method='krylov' or 'randomized', or pass "
+                         "a dense array.")
+    with thread_limits(n_threads):
+        U, s, Vt = scipy.linalg.svd(op.array, full_matrices=False, lapack_driver="gesdd",
+                                    check_finite=False)
+    zeros = np.zeros(k)
+    U, s, Vt = U[:, :k].copy(), s[:k].copy(), Vt[:k].copy()
+    flip_signs(U, Vt)
+    return SVDResult(U, s, Vt, zeros, zeros.copy(), 1, 1, True, "lapack")
+
+
+def _run(op, algorithm, method, k, rng, n_threads, **options) -> SVDResult:
     """Orient ``op`` so ``n <= m``, run ``algorithm`` and finish its result.
+    Arguments are already validated.
 
     A distributed operator keeps its orientation: its rows are where the data
     are, so the iterated side is its columns even when they are the longer.
     """
-    if method == "power" and op.distributed:
-        raise ValueError("power iteration runs in one process; for a matrix on a Dask cluster "
-                         "use method='krylov' (the default) or 'randomized'.")
-    rng = check_random_state(random_state)
-    n_threads = check_n_threads(n_threads)
     transposed = op.shape[1] > op.shape[0] and not op.distributed
-    with threads(n_threads, single_threaded_blas=op.uses_numba):
+    with thread_limits(n_threads, blas=1 if op.uses_numba else None):
         solution = algorithm(op.T if transposed else op, k, rng=rng, **options)
         solution = solution._replace(U=to_local(solution.U))
     if transposed:

@@ -1,9 +1,9 @@
-"""Matrix completion for rating data: :class:`SoftImpute`."""
+"""Matrix completion for rating data: the :class:`SoftImpute` estimator,
+:func:`lambda0` and :func:`soft_impute_path`."""
 
 from __future__ import annotations
 
 import json
-import numbers
 import sys
 import zipfile
 from pathlib import Path
@@ -12,11 +12,21 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from . import _softimpute
-from ._linalg import to_local
-from ._numba import check_n_threads, threads
-from ._operators import CSROperator
-from ._validation import check_choice, check_count, check_random_state, is_distributed_input
+from .. import _backends
+from .._checks import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_random_state,
+    check_real,
+)
+from .._threads import check_n_threads, thread_limits
+from ..algorithms.tall import to_local
+from ..protocols import ObservedEntries
+from ..ratings import Ratings
+from . import softimpute as _softimpute
+from .observed import ObservedCSR
 
 FORMAT_VERSION = 1
 #: Fractions of lambda0 tried (largest first, warm-started) when ``lam="auto"``.
@@ -139,7 +149,7 @@ class SoftImpute:
         data = _training_data(X)
         self._check_params(data.observed)
         rng = check_random_state(self.random_state)
-        with threads(check_n_threads(self.n_threads), single_threaded_blas=True):
+        with thread_limits(check_n_threads(self.n_threads), blas=1):
             fraction, start = self._choose_lambda(data.observed, rng) if self.lam == "auto" \
                 else (None, None)
             observed, bias = self._centred(data.observed)
@@ -193,7 +203,7 @@ class SoftImpute:
         seeded coin that depends only on its (user, item) position, so ratings
         split into row blocks are held out exactly as the whole matrix is.
         """
-        from ._random import stream_key  # defines numba kernels: not at import time
+        from ..kernels.random import stream_key  # loads numba: not at import time
 
         key = stream_key(int(rng.integers(2**63)), 0)
         train, held_out = observed.holdout(self.validation_fraction, key)
@@ -228,28 +238,29 @@ class SoftImpute:
             self.callback(iteration, value, change)
 
     def _check_params(self, observed):
+        """Check every parameter once, before any work (the estimator keeps
+        them as given, as scikit-learn estimators do)."""
         check_choice(self.method, ("als", "svd"), name="method")
         if observed.distributed and self.method != "als":
             raise ValueError(f"method={self.method!r} runs in one process; ratings in row blocks "
                              "on a cluster are fitted with method='als'.")
-        check_count(self.rank, name="rank", minimum=1)
         limit = min(observed.shape)
-        if self.rank > limit:
-            raise ValueError(f"rank={self.rank} is larger than the matrix allows: "
-                             f"{observed.shape[0]} users x {observed.shape[1]} items has rank at "
-                             f"most {limit}; choose rank <= {limit}.")
-        if self.lam != "auto" and (isinstance(self.lam, bool)
-                                   or not isinstance(self.lam, numbers.Real)
-                                   or not self.lam >= 0):
-            raise ValueError(f"lam={self.lam!r} must be a number >= 0 or 'auto'.")
-        if not self.damping >= 0:
-            raise ValueError(f"damping={self.damping!r} must be >= 0.")
-        if not 0 < self.tol < 1:
-            raise ValueError(f"tol={self.tol!r} must lie in (0, 1).")
-        check_count(self.max_iter, name="max_iter", minimum=1)
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction={self.validation_fraction!r} must lie in "
-                             "(0, 1).")
+        check_int(self.rank, name="rank", low=1, high=limit,
+                  hint=f"{observed.shape[0]} users x {observed.shape[1]} items have rank at most "
+                  f"{limit}.")
+        if not (isinstance(self.lam, str) and self.lam == "auto"):
+            check_real(self.lam, name="lam", low=0.0, hint="Or pass lam='auto'.")
+        check_bool(self.biases, name="biases")
+        check_bool(self.debias, name="debias")
+        check_real(self.damping, name="damping", low=0.0)
+        check_fraction(self.tol, name="tol")
+        check_int(self.max_iter, name="max_iter", low=1)
+        check_fraction(self.validation_fraction, name="validation_fraction")
+        check_random_state(self.random_state)
+        check_n_threads(self.n_threads)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable or None, got "
+                            f"{type(self.callback).__name__}.")
 
     # --------------------------------------------------------------- prediction
     def predict(self, users, items) -> np.ndarray:
@@ -376,13 +387,16 @@ class SoftImpute:
         return f"SoftImpute({params})"
 
 
-def lambda0(X, *, biases=True, damping=5.0, random_state=None) -> float:
+def lambda0(X, *, biases=True, damping=5.0, random_state=None, n_threads=None) -> float:
     """The smallest ``lam`` for which soft-impute's low-rank part is zero (R's
     ``lambda0``): the largest singular value of the observed ratings after the
-    bias model (``biases``, ``damping`` as in :class:`SoftImpute`) is removed."""
+    bias model (``biases``, ``damping`` as in :class:`SoftImpute`) is removed.
+    ``n_threads`` as in :func:`fastsvd.svd`."""
     model = SoftImpute(biases=biases, damping=damping)
     data = _training_data(X)
-    with threads(None, single_threaded_blas=True):
+    model._check_params(data.observed)
+    n_threads = check_n_threads(n_threads)
+    with thread_limits(n_threads, blas=1):
         observed, _ = model._centred(data.observed)
         return _softimpute.lambda0(observed, check_random_state(random_state))
 
@@ -403,15 +417,16 @@ def soft_impute_path(X, lams=None, *, n_lambdas=10, min_ratio=0.05, **params):
     template._check_params(data.observed)
     rng = check_random_state(template.random_state)
     models, start = [], None
-    with threads(check_n_threads(template.n_threads), single_threaded_blas=True):
+    n_lambdas = check_int(n_lambdas, name="n_lambdas", low=1)
+    min_ratio = check_real(min_ratio, name="min_ratio", low=0.0, high=1.0, low_open=True)
+    if lams is not None:
+        lams = [check_real(v, name="every entry of lams", low=0.0) for v in np.ravel(lams)]
+    with thread_limits(check_n_threads(template.n_threads), blas=1):
         observed, bias = template._centred(data.observed)
         lam0 = _softimpute.lambda0(observed, rng)
         if lams is None:
-            lams = lam0 * np.geomspace(1.0, min_ratio, check_count(n_lambdas, name="n_lambdas",
-                                                                 minimum=1))
+            lams = lam0 * np.geomspace(1.0, min_ratio, n_lambdas)
         for lam in sorted((float(v) for v in lams), reverse=True):
-            if not lam >= 0:
-                raise ValueError(f"every lam must be >= 0, got {lam}.")
             # At and above lambda0 the answer is known (zero); ALS would only
             # creep towards it, so the path does not spend iterations there.
             factors = (_softimpute.zero(observed) if lam >= lam0
@@ -425,8 +440,6 @@ def soft_impute_path(X, lams=None, *, n_lambdas=10, min_ratio=0.05, **params):
 
 def as_ratings(X):
     """A :class:`fastsvd.ratings.Ratings` from the accepted input kinds."""
-    from .ratings import Ratings
-
     if isinstance(X, Ratings):
         return X
     if sp.issparse(X):
@@ -438,7 +451,7 @@ def as_ratings(X):
 
 
 class _TrainingData(NamedTuple):
-    observed: CSROperator  # or a DistributedOperator of ratings blocks
+    observed: ObservedEntries  # in memory, or on a cluster
     user_ids: np.ndarray
     item_ids: np.ndarray
     rating_range: tuple[float, float]
@@ -448,16 +461,13 @@ class _TrainingData(NamedTuple):
 def _training_data(X) -> _TrainingData:
     """The observed ratings as an operator (in memory, or in row blocks on a
     Dask cluster), with what the model keeps about them."""
-    if is_distributed_input(X):
-        from .distributed import ratings_operator
-
-        observed = ratings_operator(X)
+    observed = _backends.convert("ratings", X)
+    if observed is not None:
         m, n = observed.shape
         return _TrainingData(observed, np.arange(m), np.arange(n), observed.value_range(),
                              "sparse")
     ratings = as_ratings(X)
-    csr = ratings.csr
-    observed = CSROperator(csr.indptr, csr.indices, csr.data, csr.shape)
+    observed = ObservedCSR.from_scipy(ratings.csr)
     return _TrainingData(observed, ratings.user_ids, ratings.item_ids, observed.value_range(),
                          "sparse" if sp.issparse(X) else "ids")
 

@@ -22,10 +22,11 @@ Both decrease ``f(Z) = 1/2 ||P_Omega(X - Z)||^2 + lam ||Z||_*`` and share its
 minimiser; ``history`` records ``f`` at every iteration.
 
 The user side (``U``, user biases) is touched only through the tall-block
-functions of :mod:`fastsvd._linalg` and the observed operator's methods, and
+functions of :mod:`fastsvd.algorithms.tall` and the methods of the
+:class:`~fastsvd.protocols.ObservedEntries` protocol, and
 nothing here draws random numbers on that side. So the same code runs on a
-:class:`CSROperator` in memory and on ratings split into row blocks on a Dask
-cluster (:mod:`fastsvd.distributed`), where ``U`` stays on the workers and
+:class:`ObservedEntries` in memory and on ratings split into row blocks on a Dask
+cluster (:class:`fastsvd.distributed.DistributedObserved`), where ``U`` stays on the workers and
 only the item side (``n x r``) and ``r x r`` matrices travel; the same seed
 gives the same model either way.
 """
@@ -36,9 +37,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._linalg import column_stack, inner, is_local, orthonormalize, svd_of_tall, times_small
-from ._operators import CSROperator, SparsePlusLowRankOperator
-from ._randomized import subspace_iteration
+from ..algorithms.randomized import subspace_iteration
+from ..algorithms.tall import (
+    add_scaled,
+    column_stack,
+    inner,
+    orthonormalize,
+    svd_of_tall,
+    times_small,
+    to_local,
+)
+from ..protocols import ObservedEntries
+from .observed import SparsePlusLowRankOperator
 
 
 @dataclass
@@ -56,7 +66,7 @@ class Factors:
         return int(np.count_nonzero(self.d > 0))
 
 
-def zero(observed: CSROperator) -> Factors:
+def zero(observed: ObservedEntries) -> Factors:
     """The solution for ``lam >= lambda0``: ``Z = 0`` (rank 0)."""
     m, n = observed.shape
     return Factors(np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), converged=True)
@@ -67,7 +77,7 @@ def objective(squared_residual: float, d: np.ndarray, lam: float) -> float:
     return 0.5 * float(squared_residual) + lam * float(np.sum(d))
 
 
-def fit_biases(observed: CSROperator, damping: float, n_rounds: int = 10):
+def fit_biases(observed: ObservedEntries, damping: float, n_rounds: int = 10):
     """Damped bias model: ``mean``, then ``n_rounds`` alternations of
     ``b_u = sum(x - mean - b_i) / (n_u + damping)`` and
     ``b_i = sum(x - mean - b_u) / (n_i + damping)``.
@@ -84,20 +94,20 @@ def fit_biases(observed: CSROperator, damping: float, n_rounds: int = 10):
     return observed.minus_offsets(user_bias + mean, item_bias), (mean, user_bias, item_bias)
 
 
-def validation_rmse(held_out: CSROperator, factors: Factors) -> float:
+def validation_rmse(held_out: ObservedEntries, factors: Factors) -> float:
     """RMSE of ``Z`` on held-out entries (their values already centred)."""
     zero = np.zeros((held_out.shape[1], 1))
     squares = float(held_out.residual_times(factors.U, factors.V, zero, factors.d)[1])
     return float(np.sqrt(squares / max(held_out.nnz, 1)))
 
 
-def lambda0(observed: CSROperator, rng) -> float:
+def lambda0(observed: ObservedEntries, rng) -> float:
     """Smallest ``lam`` whose solution is ``Z = 0``: the largest singular value
     of ``P_Omega(X)``."""
     return float(top_pair(observed, rng).d[0])
 
 
-def top_pair(observed: CSROperator, rng) -> Factors:
+def top_pair(observed: ObservedEntries, rng) -> Factors:
     """The top singular triplet of ``P_Omega(X)`` as rank-1 factors: ``d[0]``
     is ``lambda0``, and just below ``lambda0`` the solution is this pair with
     ``d`` shrunk by ``lam`` (a warm start for the top of a lambda path)."""
@@ -107,7 +117,7 @@ def top_pair(observed: CSROperator, rng) -> Factors:
     return Factors(U, np.asarray(result.s, dtype=np.float64), np.asarray(result.V, np.float64))
 
 
-def fit(observed: CSROperator, rank: int, lam: float, *, method: str, tol: float,
+def fit(observed: ObservedEntries, rank: int, lam: float, *, method: str, tol: float,
         max_iter: int, rng, start: Factors | None = None, callback=None) -> Factors:
     """Run soft-impute on the observed entries (a CSR operator) until the
     relative change of ``Z`` between iterations, ``||Z_new - Z||_F^2 /
@@ -151,7 +161,7 @@ def _resize(observed, start, rank, rng):
     missing = rank - d.size
     if missing > 0:
         new = rng.standard_normal((V.shape[0], missing))
-        U = orthonormalize(column_stack([U, observed.matmat(new).astype(U.dtype)]))[0]
+        U = orthonormalize(column_stack(U, [observed.matmat(new).astype(U.dtype)]))[0]
         V = orthonormalize(np.hstack([V, new]))[0]
         d = np.concatenate([d, np.full(missing, d.min() if d.size else 1.0)])
     return Factors(U, d, V)
@@ -212,19 +222,7 @@ def _scaled_ridge(S_times_other, own, d, lam, momentum=0.0):
     out = S_times_other
     shrink = d / (d + lam)
     out *= _weights((1 + momentum) * shrink, out)
-    return _add_scaled(out, own, ((1 + momentum) * shrink - momentum) * d)
-
-
-def _add_scaled(out, own, weight, rows_per_step=1 << 16):
-    """``out + own * weight`` (``weight`` per column); in memory, ``out`` is
-    updated in place a slice of rows at a time, so no temporary as tall as
-    the data is formed."""
-    if not is_local(out):
-        return out + own * weight
-    weight = _weights(weight, out)
-    for start in range(0, out.shape[0], rows_per_step):
-        out[start:start + rows_per_step] += own[start:start + rows_per_step] * weight
-    return out
+    return add_scaled(out, own, ((1 + momentum) * shrink - momentum) * d)
 
 
 def _weights(column_weights, block):
@@ -236,8 +234,8 @@ def _weights(column_weights, block):
 def _balance(scaled):
     """SVD of ``scaled = W diag(d_new) R^T``: the new orthonormal side ``W``,
     the new ``d`` and the rotation ``R`` for the other side."""
-    if is_local(scaled) and scaled.shape[0] < 4 * scaled.shape[1]:
-        W, d_new, Rt = np.linalg.svd(scaled, full_matrices=False)
+    if scaled.shape[0] < 4 * scaled.shape[1]:  # not tall: a plain SVD
+        W, d_new, Rt = np.linalg.svd(to_local(scaled), full_matrices=False)
     else:
         W, d_new, Rt = svd_of_tall(scaled)
     return W, d_new, Rt.T
@@ -248,7 +246,7 @@ def _als_finish(observed, f, lam):
     ``U = U'``, ``V = V R`` and ``d = max(s - lam, 0)``, the exact
     soft-thresholded SVD of ``X*`` on the converged row space."""
     SV, _ = observed.residual_times(f.U, f.V, f.V, f.d)
-    U, s, Rt = svd_of_tall(_add_scaled(SV, f.U, f.d))
+    U, s, Rt = svd_of_tall(add_scaled(SV, f.U, f.d))
     f.U, f.V, f.d = U, f.V @ Rt.T, np.maximum(s - lam, 0.0)
 
 

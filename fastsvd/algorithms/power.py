@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._linalg import divide_or_zero, orthonormalize, svd_of_tall
-from ._operators import DeflatedOperator, Operator
-from ._result import Solution
+from ..operators import DeflatedOperator, Operator
+from .estimates import divide_or_zero
+from .result import Solution
+from .tall import orthonormalize, svd_of_tall
 
 
 def power_triplet(op: Operator, *, tol: float, max_iter: int, rng: np.random.Generator):

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._linalg import (
-    converged,
-    divide_or_zero,
-    normalize,
-    orthonormalize,
-    relative_errors,
-    svd_of_tall,
-    times_small,
-)
-from ._operators import Operator
-from ._result import Solution
+from ..operators import Operator
+from .estimates import converged, divide_or_zero, relative_errors
+from .result import Solution
+from .tall import normalize, orthonormalize, svd_of_tall, times_small
 
 
 def range_finder(op: Operator, size: int, *, n_iter: int, normalizer: str,

@@ -87,3 +87,16 @@ class SVDResult:
         return (f"SVDResult(method={self.method!r}, shape=({m}, {self.Vt.shape[1]}), k={k}, "
                 f"error={self.error:.2e}, converged={self.converged}, n_iter={self.n_iter}, "
                 f"n_passes={self.n_passes})")
+
+
+def flip_signs(U: np.ndarray, Vt: np.ndarray) -> None:
+    """Fix signs in place: each row of ``Vt`` has its largest-magnitude entry
+    positive (the first one on ties), and ``U`` follows. This is
+    scikit-learn's ``svd_flip(u_based_decision=False)`` convention."""
+    if Vt.size == 0:
+        return
+    pivots = np.abs(Vt).argmax(axis=1)
+    signs = np.sign(Vt[np.arange(Vt.shape[0]), pivots])
+    signs[signs == 0] = 1
+    Vt *= signs[:, None].astype(Vt.dtype)
+    U *= signs[None, :].astype(U.dtype)
