@@ -14,12 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make test: the test suite, the docstring examples of the applications, then
+## make test: the test suite, the docstring examples of the package, then
 ## the kernel tests again as plain Python (NUMBA_DISABLE_JIT=1) so the kernel
 ## bodies themselves are exercised.
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest -q --doctest-modules fastsvd/apps
+	$(BIN)/python -m pytest -q --doctest-modules fastsvd
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q tests/test_kernels.py
 
 ## make demo: the benchmark comparison on built-in data (a few minutes).

@@ -20,11 +20,14 @@ import os
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 
-def jit(parallel: bool = False):
-    """Decorator for a fastsvd kernel: nopython, cached, restricted fast-math."""
+def jit(parallel: bool = False, inline: bool = False):
+    """Decorator for a fastsvd kernel: nopython, cached, restricted fast-math.
+    ``inline`` inlines a helper into its callers before typing, so constants
+    of the caller (a tile width) reach its loops."""
     import numba
 
-    return numba.njit(cache=True, nogil=True, parallel=parallel, fastmath=set(FASTMATH))
+    return numba.njit(cache=True, nogil=True, parallel=parallel, fastmath=set(FASTMATH),
+                      inline="always" if inline else "never")
 
 
 def disable_jit() -> bool:

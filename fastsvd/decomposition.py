@@ -9,6 +9,7 @@ input implicitly and never densifies it.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,13 +35,18 @@ class _SVDTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=reset,
                              dtype=[np.float64, np.float32], ensure_min_samples=2 if reset else 1)
 
-    def _distributed(self, X):
-        """A matrix on a Dask cluster as an operator, with its column means
-        and its total variance ``||X - mean||_F^2`` (never gathered)."""
-        op = as_operator(X, name="X")
-        self.n_features_in_ = op.shape[1]
-        mean = column_means(op)
-        return op, mean, op.centred_squared_norm(mean)
+    def _data(self, X) -> _Data:
+        """Validate ``X`` (in memory or on a Dask cluster) and measure what the
+        fit needs; a matrix on a cluster is never gathered."""
+        if _backends.accepts("matrix", X):
+            op = as_operator(X, name="X")
+            self.n_features_in_ = op.shape[1]
+            mean = column_means(op)
+            return _Data(op, mean, op.centred_squared_norm(mean), None)
+        X = self._validate(X, reset=True)
+        mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        dense = None if sp.issparse(X) else X
+        return _Data(as_operator(X, name="X"), mean, _centred_squared_norm(X, mean), dense)
 
     def _svd(self, A, k):
         method = check_choice(self._method, METHODS, name=self._method_name)
@@ -90,6 +96,18 @@ class TruncatedSVD(_SVDTransformer):
         Iterations of the SVD method.
     error_ : float
         Its estimated largest relative error of the singular values.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from fastsvd import TruncatedSVD
+    >>> X = sp.random(500, 80, density=0.05, format="csr", random_state=0)
+    >>> svd = TruncatedSVD(n_components=5, random_state=0).fit(X)
+    >>> svd.components_.shape
+    (5, 80)
+    >>> exact = np.linalg.svd(X.toarray(), compute_uv=False)[:5]
+    >>> bool(np.allclose(svd.singular_values_, exact, rtol=1e-5))
+    True
     """
 
     _method_name = "algorithm"
@@ -117,13 +135,9 @@ class TruncatedSVD(_SVDTransformer):
 
         ``X`` may also be a matrix on a Dask cluster (see :func:`fastsvd.svd`).
         """
-        if _backends.accepts("matrix", X):
-            X, _, squares = self._distributed(X)
-            total_variance = squares / X.shape[0]
-        else:
-            X = self._validate(X, reset=True)
-            total_variance = _total_variance(X, ddof=0)
-        U, s, Vt = self._svd(X, self.n_components)
+        data = self._data(X)
+        total_variance = data.squares / data.op.shape[0]
+        U, s, Vt = self._svd(data.op, self.n_components)
         X_new = U * s
         self.components_ = Vt
         self.singular_values_ = s
@@ -171,6 +185,17 @@ class PCA(_SVDTransformer):
         convention (largest entry of each component positive).
     n_iter_, error_
         Iterations and estimated largest relative error of the SVD.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from fastsvd import PCA
+    >>> X = sp.random(400, 60, density=0.1, format="csr", random_state=0)
+    >>> pca = PCA(n_components=3, random_state=0).fit(X)  # X stays sparse
+    >>> centred = X.toarray() - X.toarray().mean(axis=0)
+    >>> exact = np.linalg.svd(centred, compute_uv=False)[:3] ** 2 / (400 - 1)
+    >>> bool(np.allclose(pca.explained_variance_, exact, rtol=1e-5))
+    True
     """
 
     _method_name = "svd_solver"
@@ -204,31 +229,22 @@ class PCA(_SVDTransformer):
         return X_new
 
     def _fit(self, X):
-        if _backends.accepts("matrix", X):
-            op, mean, squares = self._distributed(X)
-            (m, n), dtype = op.shape, op.dtype
-            k, fraction = self._n_components(op.shape)
-            self.mean_ = mean.astype(dtype)
-            if self._method == "lapack" or fraction is not None:
+        data = self._data(X)
+        (m, n), dtype = data.op.shape, data.op.dtype
+        k, fraction = self._n_components((m, n))
+        self.mean_ = data.mean.astype(dtype)
+        if self._method == "lapack" or fraction is not None:
+            if data.dense is None:
                 raise ValueError("svd_solver='lapack' and fractional n_components need the full "
-                                 "spectrum in memory; for X on a Dask cluster pass an integer "
-                                 "n_components and another svd_solver.")
-            centred = op.centered(self.mean_)
-            total_var = squares / (m - 1)
+                                 "spectrum of a dense matrix in memory; for sparse X or X on a "
+                                 "Dask cluster pass an integer n_components and another "
+                                 "svd_solver.")
+            centred = DenseOperator(np.asarray(data.dense - self.mean_, dtype=dtype))
+        elif data.op.distributed:
+            centred = data.op.centered(self.mean_)  # each row block centred where it lies
         else:
-            X = self._validate(X, reset=True)
-            (m, n), dtype = X.shape, X.dtype
-            k, fraction = self._n_components(X.shape)
-            self.mean_ = np.asarray(X.mean(axis=0), dtype=dtype).ravel()
-            if self._method == "lapack" or fraction is not None:
-                if sp.issparse(X):
-                    raise ValueError("svd_solver='lapack' and fractional n_components need the "
-                                     "full spectrum of a dense matrix; for sparse X pass an "
-                                     "integer n_components and another svd_solver.")
-                centred = DenseOperator(np.asarray(X - self.mean_, dtype=dtype))
-            else:
-                centred = CenteredOperator(as_operator(X, name="X"), self.mean_)
-            total_var = _total_variance(X, ddof=1)
+            centred = CenteredOperator(data.op, self.mean_)
+        total_var = data.squares / (m - 1)
         result = self._svd(centred, k)
         explained = result.s.astype(np.float64) ** 2 / (m - 1)
         if fraction is not None:
@@ -278,10 +294,16 @@ class PCA(_SVDTransformer):
         return X @ self.components_ + self.mean_
 
 
-def _total_variance(X, ddof):
-    """Sum of the column variances of dense or sparse ``X`` (never densified)."""
+class _Data(NamedTuple):
+    op: object  # the operator of X
+    mean: np.ndarray  # column means, float64
+    squares: float  # ||X - 1 mean^T||_F^2
+    dense: np.ndarray | None  # X itself when it is a dense array in memory
+
+
+def _centred_squared_norm(X, mean) -> float:
+    """``||X - 1 mean^T||_F^2`` for dense or sparse ``X`` (never densified)."""
     if sp.issparse(X):
         variances = mean_variance_axis(X, axis=0)[1].astype(np.float64)
-        m = X.shape[0]
-        return float(variances.sum() * m / (m - ddof))
-    return float(np.var(X, axis=0, ddof=ddof, dtype=np.float64).sum())
+        return float(variances.sum() * X.shape[0])
+    return float(np.var(X, axis=0, dtype=np.float64).sum() * X.shape[0])

@@ -65,7 +65,7 @@ def test_imports_form_no_cycle():
         stack.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == "open":
-                cycle = stack[stack.index(target):] + [target]
+                cycle = [*stack[stack.index(target):], target]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target)
@@ -127,7 +127,7 @@ def test_duck_typed_operator_with_wrong_products_gets_a_clear_error():
 
 
 def test_object_without_products_is_treated_as_an_array():
-    with pytest.raises(TypeError, match="could not be converted|non-numeric"):
+    with pytest.raises(TypeError, match=r"could not be converted|non-numeric"):
         fastsvd.svd(object(), 1)
 
 

@@ -32,9 +32,8 @@ _MIN_DEFAULT_BLOCK, _MAX_DEFAULT_BLOCK = 16, 128
 # Largest overlap |V^T X| with the basis a new block may keep without a second
 # Gram-Schmidt pass (see _next_block). A basis off orthonormal by ``e``
 # perturbs the Ritz values relatively by about ``e``, and each one-pass block
-# passes that on (times ||A^T A X|| / ||X||, 2-5 in the runs measured), so
-# the bound is kept far below any tolerance. Netflix shape, k=50, tol 3e-4:
-# largest overlap 3e-14 after 14 one-pass blocks.
+# passes that on (times ||A^T A X|| / ||X||), so the bound is kept far below
+# any tolerance (docs/design.md has the overlaps measured).
 _ONE_PASS_LOSS = 1e-13
 
 
@@ -44,10 +43,7 @@ def default_block_size(k: int, n: int) -> int:
 
     Narrower blocks raise the Krylov degree faster per column processed, so
     they reach a tolerance with fewer products in all and a smaller projected
-    matrix to diagonalise. Measured at k=50, tol=1e-4 (median of 3):
-    Netflix-shaped 9,604 x 17,770: 0.70 s with 32 vs 1.04 s with 64;
-    480,189 x 17,770: 7.5 s vs 8.7 s (one run each); dense 4,000 x 3,000:
-    178 ms vs 246 ms. k=400 on 20 Newsgroups: 10 s with 128, 18 s with 408.
+    matrix to diagonalise (docs/design.md, "Block size").
     """
     half = -(-(k + 10) // 16) * 8
     return min(n, max(_MIN_DEFAULT_BLOCK, min(_MAX_DEFAULT_BLOCK, half)))

@@ -109,6 +109,20 @@ class SoftImpute:
     n_iter_, converged_ : iterations of the final fit and whether it met ``tol``.
     validation_ : for ``lam="auto"``, ``{fraction: validation RMSE}``.
     user_ids_, item_ids_ : raw ids of rows and columns (index order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsvd import SoftImpute
+    >>> from fastsvd.datasets import make_netflix_ratings
+    >>> from fastsvd.ratings import rmse
+    >>> ratings, info = make_netflix_ratings(0.002, random_state=0)
+    >>> train, test = ratings.split(0.1, random_state=0)
+    >>> model = SoftImpute(rank=10, random_state=0).fit(train)
+    >>> predictions = model.predict(test.user_ids[test.users], test.item_ids[test.items])
+    >>> baseline = np.full(len(test), train.values.mean())
+    >>> bool(rmse(test.values, predictions) < rmse(test.values, baseline))
+    True
     """
 
     def __init__(self, rank=50, lam="auto", *, method="als", biases=True, debias=False,

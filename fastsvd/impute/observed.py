@@ -136,16 +136,12 @@ class ObservedCSR(Operator):
         squares = np.empty(A.shape[0])
         chunks = A.row_chunks(MATMAT_CHUNKS)
         width = one_tile(own.shape[1], mult.shape[1])
+        if width is not None:
+            other_block = column_tiles(other_block, width)[0]
+            mult = other_block if same else column_tiles(mult, width)[0]
         with KERNEL_LOCK:
-            if width is None:
-                residuals.csr_residual_product(A.indptr, A.indices, A.data, own, scale,
-                                               other_block, mult, chunks, out, squares)
-            else:
-                other_tiles = column_tiles(other_block, width)
-                mult_tiles = other_tiles if same else column_tiles(mult, width)
-                residuals.tiled_residuals(width).residual_product(
-                    A.indptr, A.indices, A.data, own, scale, other_tiles, mult_tiles, chunks, out,
-                    squares)
+            residuals.residual_kernels(width or 0).product(
+                A.indptr, A.indices, A.data, own, scale, other_block, mult, chunks, out, squares)
         return out, float(squares.sum())
 
     def residual_rtimes(self, own, other, mult, scale=None):
@@ -163,14 +159,12 @@ class ObservedCSR(Operator):
         out = np.empty((A.shape[1], k))
         squares = np.empty(n_chunks)
         chunks = A.row_chunks(n_chunks)
+        if width is not None:
+            other = column_tiles(other, width)[0]
         with KERNEL_LOCK:
-            if width is None:
-                residuals.csr_residual_rproduct(A.indptr, A.indices, A.data, own_block, scale,
-                                                other, mult, chunks, partial, out, squares)
-            else:
-                residuals.tiled_residuals(width).residual_rproduct(
-                    A.indptr, A.indices, A.data, own_block, scale, column_tiles(other, width),
-                    mult, chunks, partial, out, squares)
+            residuals.residual_kernels(width or 0).rproduct(
+                A.indptr, A.indices, A.data, own_block, scale, other, mult, chunks, partial, out,
+                squares)
         return out, float(squares.sum())
 
     def factor_gram(self, own, other, chunk_entries=1 << 16):

@@ -32,8 +32,8 @@ def balanced_row_chunks(indptr: np.ndarray, n_chunks: int) -> np.ndarray:
 def cache_aligned_empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)`` starting on a 64-byte cache line, so the rows
     of a tile (128 or 256 bytes) never straddle one more line than they fill.
-    numpy's own alignment is 16 bytes; a misaligned 32- or 64-wide tile made
-    the products 1.4-1.55x slower (120k Netflix-shaped rows, one thread)."""
+    numpy's own alignment is 16 bytes, and misaligned tiles make the products
+    markedly slower (docs/design.md)."""
     return cache_aligned_view(np.empty(aligned_nbytes(shape, dtype), dtype=np.uint8), shape,
                               dtype)
 

@@ -150,13 +150,6 @@ def csr_rmatmat_by_columns(indptr, indices, data, Y, column_bounds, segment_star
                              out)
 
 
-# Tile widths with kernels of their own, and the narrowest block that uses
-# them. One row and nonzero cost a fixed overhead plus the tile's vector work:
-# k=32 in one 32-tile 1.5x faster than the loop over a runtime ``k``, k=50 or
-# 64 in one 64-tile 1.4-2.4x; two 32-tiles cost more than one 64-tile, a
-# 16-tile compiles to scalar code, and below 24 columns padding outweighs the
-
-
 class TiledProducts(NamedTuple):
     """``A @ X`` and ``A.T @ Y`` compiled for one tile width."""
 

@@ -77,6 +77,18 @@ def load_ratings(path, *, format="auto", dtype=np.float32, cache=True, cache_dir
     ``\\r\\n`` line ends and a missing final newline are accepted. A corrupt
     cache file is ignored and rewritten; a cache that cannot be written
     gives a warning, not an error.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from fastsvd import load_ratings
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "u.data").write_text("1\\t10\\t4\\t0\\n1\\t20\\t3\\t0\\n2\\t10\\t5\\t0\\n")
+    >>> ratings = load_ratings(folder / "u.data", cache=False)
+    >>> ratings
+    Ratings(2 users x 2 items, 3 ratings, float32)
+    >>> ratings.user_ids.tolist(), ratings.item_ids.tolist()
+    ([1, 2], [10, 20])
     """
     path = Path(path)
     if not path.exists():
