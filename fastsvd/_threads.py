@@ -1,13 +1,15 @@
 """The thread policy: one place that sets, and restores, every thread count.
 
-fastsvd runs three kinds of parallel work: numba kernels (``prange`` loops),
-BLAS calls from numpy/scipy, and the tall-block products of
-:mod:`fastsvd.algorithms.tall`, which spread single-threaded BLAS calls over
-row slabs on a pool of Python threads. All three follow the numba thread count
-set by :func:`thread_limits`:
+fastsvd runs two kinds of parallel work: its own, on one persistent pool of
+Python threads (:func:`map_in_parallel`, :func:`over_ranges`): the numba
+kernels, which are serial and release the GIL, each over a range of row
+chunks, and the tall-block products of :mod:`fastsvd.algorithms.tall`, which
+spread single-threaded BLAS calls over row slabs; and BLAS calls of numpy and
+scipy. :func:`thread_limits` sets both counts:
 
-- ``thread_limits(n_threads)`` sets numba's count for the calling thread
-  (numba keeps it per thread) and restores it on exit;
+- ``thread_limits(n_threads)`` sets the number of threads fastsvd's work uses
+  in the calling thread and restores it on exit (no kernel uses numba's own
+  ``prange`` threads);
 - ``thread_limits(..., blas=1)`` runs BLAS on one thread inside the block and
   restores it afterwards. Algorithms on numba operators ask for it: they do
   only small dense work between kernels, and idle OpenBLAS threads spinning
@@ -15,37 +17,37 @@ set by :func:`thread_limits`:
   One BLAS thread also makes that dense work bit-identical whatever BLAS's own
   setting. Several threads may hold the same limit at once: the first sets it,
   the last restores it;
-- :func:`map_in_parallel` runs a function over a fixed list of items on as
-  many threads as numba uses now.
+- :func:`map_in_parallel` runs a function over a fixed list of items on that
+  many threads.
 
-:data:`KERNEL_LOCK` serialises launches of parallel numba kernels that may
-come from several Python threads at once (a shared operator, a Dask worker):
-numba's threading layers are not all safe for concurrent launches.
+Results never depend on the thread count: work is split into pieces fixed by
+the data (row chunks, slabs), and each piece's result is combined in piece
+order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ._checks import check_int
 
-KERNEL_LOCK = threading.RLock()
+_setting = threading.local()  # this thread's count (``n``) and whether it is a pool thread
 
 
 def max_threads() -> int:
-    """Number of threads numba was started with (``NUMBA_NUM_THREADS``)."""
+    """The most threads fastsvd uses: ``NUMBA_NUM_THREADS`` (default: the
+    number of CPUs)."""
     import numba
 
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
 def active_threads() -> int:
-    """Number of threads numba kernels use now in this thread."""
-    import numba
-
-    return int(numba.get_num_threads())
+    """Number of threads fastsvd's parallel work uses now, in this thread."""
+    return getattr(_setting, "n", None) or max_threads()
 
 
 def check_n_threads(n_threads, *, name: str = "n_threads") -> int | None:
@@ -69,11 +71,8 @@ def thread_limits(n_threads: int | None = None, *, blas: int | None = None):
         if blas is not None:
             stack.enter_context(_blas.limit(blas))
         if n_threads is not None:
-            import numba
-
-            previous = numba.get_num_threads()
-            numba.set_num_threads(n_threads)
-            stack.callback(numba.set_num_threads, previous)
+            stack.callback(setattr, _setting, "n", getattr(_setting, "n", None))
+            _setting.n = n_threads
         yield
 
 
@@ -126,20 +125,33 @@ _blas = _BlasLimit()
 
 def map_in_parallel(function, items) -> list:
     """``[function(item) for item in items]``, the items shared out in order
-    over as many threads as numba uses now (the calling thread takes the
-    first share). For functions that release the GIL (BLAS calls)."""
+    over :func:`active_threads` threads (the calling thread takes the first
+    share). For functions that release the GIL (numba kernels, BLAS calls).
+    Called from one of the pool's own threads, it runs serially."""
     items = list(items)
     workers = min(active_threads(), len(items))
-    if workers <= 1:
+    if workers <= 1 or getattr(_setting, "in_pool", False):
         return [function(item) for item in items]
     shares = [items[i * len(items) // workers:(i + 1) * len(items) // workers]
               for i in range(workers)]
-    pending = [_pool(workers - 1).submit(lambda share=share: [function(x) for x in share])
-               for share in shares[1:]]
+    pending = [_pool(workers - 1).submit(_run_share, function, share) for share in shares[1:]]
     results = [function(item) for item in shares[0]]
     for future in pending:
         results.extend(future.result())
     return results
+
+
+def over_ranges(call, n_items: int) -> list:
+    """``call(first, stop)`` for contiguous ranges of ``range(n_items)``, one
+    per thread, in parallel; the results in range order."""
+    workers = max(1, min(active_threads(), n_items))
+    bounds = [i * n_items // workers for i in range(workers + 1)]
+    return map_in_parallel(lambda span: call(*span), list(itertools.pairwise(bounds)))
+
+
+def _run_share(function, share):
+    _setting.in_pool = True
+    return [function(item) for item in share]
 
 
 _pool_lock = threading.Lock()

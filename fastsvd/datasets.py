@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from numba import prange
 
 from ._jit import jit
+from ._threads import over_ranges
 from .kernels import random as _random
 
 NETFLIX_SHAPE = (480_189, 17_770)
@@ -67,8 +67,9 @@ def make_netflix_like(scale=1.0, *, n_items=NETFLIX_SHAPE[1], rank=10, random_st
     bias = rng.standard_normal(n_users + n_items) * bias_scale
     data = np.empty(indices.size, dtype=dtype)
     noise_key = _random.stream_key(int(rng.integers(1 << 62)), 2)
-    _rate(indptr, indices, latent[:n_users], latent[n_users:], bias[:n_users], bias[n_users:],
-          noise_key, 0.8, True, data)
+    over_ranges(lambda first, stop: _rate(indptr, indices, latent[:n_users], latent[n_users:],
+                                          bias[:n_users], bias[n_users:], noise_key, 0.8, True,
+                                          first, stop, data), n_users)
     return sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
 
 
@@ -102,8 +103,9 @@ def make_netflix_ratings(scale=1.0, *, rank=50, noise=0.5, signal=0.6, n_items=N
     n_users = model.indptr.size - 1
     data = np.empty(model.indices.size, dtype=dtype)
     noise_key = _random.stream_key(int(model.rng.integers(1 << 62)), 3)
-    _rate(model.indptr, model.indices, model.user_factors, model.item_factors, model.user_bias,
-          model.item_bias, noise_key, noise, False, data)
+    over_ranges(lambda first, stop: _rate(model.indptr, model.indices, model.user_factors,
+                                          model.item_factors, model.user_bias, model.item_bias,
+                                          noise_key, noise, False, first, stop, data), n_users)
     users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(model.indptr))
     ratings = Ratings(users, model.indices, data, shape=(n_users, n_items))
     return ratings, {"noise": float(noise), "rank": rank, "signal": float(signal),
@@ -130,17 +132,20 @@ def netflix_ratings_oracle(train, test, scale=1.0, *, rank=50, noise=0.5, signal
     csr = train.csr
     residual = csr.data - _PLANTED_MEAN - model.item_bias[csr.indices]
     weights = np.empty((n_users, features.shape[1]))
-    _posterior_means(csr.indptr, csr.indices, residual, features, prior_precision, weights)
+    over_ranges(lambda first, stop: _posterior_means(csr.indptr, csr.indices, residual, features,
+                                                     prior_precision, first, stop, weights),
+                csr.shape[0])
     low_rank = np.sum(weights[test.users] * features[test.items], axis=1)
     return _PLANTED_MEAN + model.item_bias[test.items] + low_rank
 
 
-@jit(parallel=True)
-def _posterior_means(indptr, items, residual, features, prior_precision, out):
-    """Per row: the ridge solution ``(F^T F + diag(prior_precision))^-1 F^T y``
-    over its stored entries (``F`` the features of its items)."""
+@jit()
+def _posterior_means(indptr, items, residual, features, prior_precision, first, stop, out):
+    """Per row ``first <= u < stop``: the ridge solution ``(F^T F +
+    diag(prior_precision))^-1 F^T y`` over its stored entries (``F`` the
+    features of its items)."""
     k = features.shape[1]
-    for u in prange(indptr.size - 1):
+    for u in range(first, stop):
         G = np.diag(prior_precision)
         b = np.zeros(k)
         for p in range(indptr[u], indptr[u + 1]):
@@ -200,10 +205,14 @@ def _netflix_pattern(scale, n_items, random_state):
     np.cumsum(degrees, out=slots[1:])
     counts = np.empty(n_users, dtype=np.int64)
     indices = np.empty(slots[-1], dtype=np.int32)
-    _sample_rows(slots, item_cdf, key, indices, counts)
+    over_ranges(lambda first, stop: _sample_rows(slots, item_cdf, key, first, stop, indices,
+                                                 counts), n_users)
     indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    indices = _compact(slots, counts, indptr, indices)
+    compact = np.empty(indptr[-1], dtype=indices.dtype)
+    over_ranges(lambda first, stop: _compact(slots, counts, indptr, indices, first, stop,
+                                             compact), n_users)
+    indices = compact
     if indptr[-1] < np.iinfo(np.int32).max:
         indptr = indptr.astype(np.int32)
     return indptr, indices, rng
@@ -216,48 +225,45 @@ def _power_law(n, reference_n, alpha, shift):
     return (ranks + shift) ** -alpha
 
 
-@jit(parallel=True)
-def _sample_rows(slots, item_cdf, key, indices, counts):
-    """Distinct items for each user by inverse-CDF draws (rejecting repeats),
-    sorted, written at ``indices[slots[u]:]``; ``counts[u]`` gets how many."""
-    n_users = slots.size - 1
+@jit()
+def _sample_rows(slots, item_cdf, key, first, stop, indices, counts):
+    """Distinct items for each user ``first <= u < stop`` by inverse-CDF draws
+    (rejecting repeats), sorted, written at ``indices[slots[u]:]``;
+    ``counts[u]`` gets how many."""
     n_items = item_cdf.size
-    n_chunks = 64
-    for c in prange(n_chunks):
-        seen = np.zeros(n_items, dtype=np.bool_)
-        for u in range(c * n_users // n_chunks, (c + 1) * n_users // n_chunks):
-            start = slots[u]
-            want = slots[u + 1] - start
-            got = 0
-            t = 0
-            while got < want and t < 8 * want + 64:
-                j = np.searchsorted(item_cdf, _random.uniform(key, u, t))
-                t += 1
-                if j < n_items and not seen[j]:
-                    seen[j] = True
-                    indices[start + got] = j
-                    got += 1
-            row = indices[start:start + got]
-            row.sort()
-            for p in range(got):
-                seen[row[p]] = False
-            counts[u] = got
+    seen = np.zeros(n_items, dtype=np.bool_)
+    for u in range(first, stop):
+        start = slots[u]
+        want = slots[u + 1] - start
+        got = 0
+        t = 0
+        while got < want and t < 8 * want + 64:
+            j = np.searchsorted(item_cdf, _random.uniform(key, u, t))
+            t += 1
+            if j < n_items and not seen[j]:
+                seen[j] = True
+                indices[start + got] = j
+                got += 1
+        row = indices[start:start + got]
+        row.sort()
+        for p in range(got):
+            seen[row[p]] = False
+        counts[u] = got
 
 
-@jit(parallel=True)
-def _compact(slots, counts, indptr, indices):
-    out = np.empty(indptr[-1], dtype=indices.dtype)
-    for u in prange(counts.size):
+@jit()
+def _compact(slots, counts, indptr, indices, first, stop, out):
+    for u in range(first, stop):
         out[indptr[u]:indptr[u + 1]] = indices[slots[u]:slots[u] + counts[u]]
-    return out
 
 
-@jit(parallel=True)
+@jit()
 def _rate(indptr, indices, user_factors, item_factors, user_bias, item_bias, key, noise,
-          integer, data):
-    """Planted-model ratings at the stored entries; ``integer`` rounds them to 1..5."""
+          integer, first, stop, data):
+    """Planted-model ratings at the stored entries of rows ``first`` to
+    ``stop``; ``integer`` rounds them to 1..5."""
     rank = user_factors.shape[1]
-    for u in prange(indptr.size - 1):
+    for u in range(first, stop):
         for p in range(indptr[u], indptr[u + 1]):
             j = indices[p]
             score = _PLANTED_MEAN + user_bias[u] + item_bias[j] + noise * _random.normal(key, u, j)

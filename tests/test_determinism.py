@@ -98,16 +98,12 @@ def test_generator_state_is_consumed_like_numpy():
 
 @needs_two
 def test_netflix_generator_identical_at_one_and_two_threads():
-    import numba
+    from fastsvd._threads import thread_limits
 
-    previous = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with thread_limits(1):
         one = make_netflix_like(0.001, random_state=3)
-        numba.set_num_threads(2)
+    with thread_limits(2):
         two = make_netflix_like(0.001, random_state=3)
-    finally:
-        numba.set_num_threads(previous)
     for attr in ("indptr", "indices", "data"):
         assert getattr(one, attr).tobytes() == getattr(two, attr).tobytes()
     assert make_netflix_like(0.001, random_state=4).indices.tobytes() != one.indices.tobytes()

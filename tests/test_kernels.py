@@ -16,8 +16,9 @@ from fastsvd.operators import CSROperator
 def _run_matmat(A, X, n_chunks):
     out = np.empty((A.shape[0], X.shape[1]), dtype=X.dtype)
     chunks = layout.balanced_row_chunks(A.indptr, n_chunks)
-    products.csr_matmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
-                                                 else np.uint64), A.data, X, chunks, out)
+    # two calls over halves of the chunks: ranges compose
+    for first, stop in ((0, n_chunks // 2), (n_chunks // 2, n_chunks)):
+        products.csr_matmat(A.indptr, _unsigned(A.indices), A.data, X, chunks, first, stop, out)
     return out
 
 
@@ -25,9 +26,10 @@ def _run_rmatmat(A, Y, n_chunks):
     out = np.empty((A.shape[1], Y.shape[1]), dtype=Y.dtype)
     partial = np.empty((n_chunks, 1, A.shape[1], Y.shape[1]), dtype=Y.dtype)
     chunks = layout.balanced_row_chunks(A.indptr, n_chunks)
-    products.csr_rmatmat(A.indptr, A.indices.view(np.uint32 if A.indices.itemsize == 4
-                                                  else np.uint64), A.data, Y, chunks, partial,
-                         out)
+    for first, stop in ((0, n_chunks // 2), (n_chunks // 2, n_chunks)):
+        products.csr_rmatmat(A.indptr, _unsigned(A.indices), A.data, Y, chunks, first, stop,
+                             partial)
+    products.reduce_partials(partial, out, 0, A.shape[1])
     return out
 
 
@@ -74,11 +76,13 @@ def _run_tiled(A, block, width, n_chunks, transpose):
     if transpose:
         out = np.empty((A.shape[1], k), dtype=block.dtype)
         partial = np.full((n_chunks, -(-k // width), A.shape[1], width), np.nan, dtype=block.dtype)
-        kernels.rmatmat(A.indptr, _unsigned(A.indices), A.data, block, chunks, partial, out)
+        kernels.rmatmat(A.indptr, _unsigned(A.indices), A.data, block, chunks, 0, n_chunks,
+                        partial)
+        products.reduce_partials(partial, out, 0, A.shape[1])
     else:
         out = np.empty((A.shape[0], k), dtype=block.dtype)
         kernels.matmat(A.indptr, _unsigned(A.indices), A.data,
-                       layout.column_tiles(block, width), chunks, out)
+                       layout.column_tiles(block, width), chunks, 0, n_chunks, out)
     return out
 
 
@@ -130,11 +134,14 @@ def test_tile_width_choice():
 def _run_rmatmat_by_columns(A, Y, column_bounds):
     indices = A.indices.view(np.uint32 if A.indices.itemsize == 4 else np.uint64)
     starts = np.empty((A.shape[0], column_bounds.size), dtype=np.int64)
-    assert products.csr_segment_starts(A.indptr, indices, column_bounds, starts) == 0
+    assert products.csr_segment_starts(A.indptr, indices, column_bounds, 0, A.shape[0],
+                                       starts) == 0
     np.testing.assert_array_equal(starts, naive.segment_starts(A.indptr, A.indices,
                                                                column_bounds))
     out = np.empty((A.shape[1], Y.shape[1]), dtype=Y.dtype)
-    products.csr_rmatmat_by_columns(A.indptr, indices, A.data, Y, column_bounds, starts, out)
+    for block in range(column_bounds.size - 1):
+        products.csr_rmatmat_by_columns(A.indptr, indices, A.data, Y, column_bounds, block,
+                                        starts, out)
     return out
 
 
@@ -157,7 +164,8 @@ def test_segment_starts_reports_unsorted_rows():
                        np.array([0, 2, 2, 5])), shape=(3, 4))
     starts = np.empty((3, 3), dtype=np.int64)
     bounds = np.array([0, 2, 4], dtype=np.int64)
-    assert products.csr_segment_starts(A.indptr, A.indices.view(np.uint32), bounds, starts) == 1
+    assert products.csr_segment_starts(A.indptr, A.indices.view(np.uint32), bounds, 0, 3,
+                                       starts) == 1
 
 
 def test_wide_rmatmat_splits_columns_and_keeps_unsorted_rows_right(monkeypatch):

@@ -70,7 +70,7 @@ def test_runner_on_tiny_preset_writes_valid_json(tmp_path, monkeypatch):
                  "--contender", "fastsvd krylov", "--contender", "scipy svds arpack",
                  "--contender", "LAPACK gesdd"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["threads"]["numba_threads"] >= 1
+    assert results["threads"]["fastsvd_threads"] >= 1
     assert {w["name"] for w in results["workloads"]} == {"netflix-tiny", "dense-tiny"}
     sparse = next(w for w in results["workloads"] if w["sparse"])
     assert {s["contender"] for s in sparse["skipped"]} == {"LAPACK gesdd"}

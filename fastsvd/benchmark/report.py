@@ -139,7 +139,7 @@ def format_markdown(results, command="fastsvd bench") -> str:
              f"Command: `{command}`", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, "
              f"{_fmt_bytes(m['memory_bytes'])}; {m['platform']}; Python {m['python']}.", "",
-             f"Threads: numba {t['numba_threads']}, BLAS {_blas_threads(t)}"
+             f"Threads: fastsvd {t['fastsvd_threads']}, BLAS {_blas_threads(t)}"
              f" (the same for every contender). Times are medians of {results['repeats']} runs,"
              " compile time excluded.", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v),

@@ -74,7 +74,7 @@ def run_sweep(*, repeats=3, scales=None, ks=None, log=None) -> dict:
         rows = _sweep_rows(scales or SWEEP["scales"], ks or SWEEP["ks"], thread_counts, repeats,
                            log)
     return {"preset": "sweep", "machine": machine_info(), "versions": versions(),
-            "threads": {"numba_threads": most, "swept": thread_counts},
+            "threads": {"fastsvd_threads": most, "swept": thread_counts},
             "repeats": repeats, "sweep": rows}
 
 
@@ -312,10 +312,8 @@ def _nbytes(A):
 
 
 def _thread_settings() -> dict:
-    """The numba and BLAS thread settings in force (to record with the results)."""
-    import numba
-
-    info = {"numba_threads": active_threads(), "numba_threading_layer": None, "blas": []}
+    """The thread settings in force (to record with the results)."""
+    info = {"fastsvd_threads": active_threads(), "blas": []}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -324,10 +322,6 @@ def _thread_settings() -> dict:
     info["blas"] = [{"library": p.get("internal_api"), "version": p.get("version"),
                      "threads": p.get("num_threads")} for p in threadpool_info()
                     if p.get("user_api") == "blas"]
-    try:
-        info["numba_threading_layer"] = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet
-        pass
     return info
 
 

@@ -3,16 +3,21 @@ functions that run on the workers."""
 
 from __future__ import annotations
 
+import threading
+
 import distributed
 import numpy as np
 
-from .._threads import KERNEL_LOCK, thread_limits
+from .._threads import thread_limits
 
 # Arrays above this size are scattered to the workers once per call instead of
 # travelling inside every task.
 _SCATTER_BYTES = 1 << 16
 # Partial sums gathered to the driver once a reduction is down to this many.
 _DRIVER_SUM = 8
+#: A worker process runs one block task at a time: the kernels of one task
+#: already use all the cores the worker was given.
+BLOCK_LOCK = threading.Lock()
 
 
 class WorkerLostError(RuntimeError):
@@ -127,14 +132,14 @@ def _pairs(items):
 
 # ------------------------------------------------- functions run on workers
 def locked(func, *args):
-    with KERNEL_LOCK:
+    with BLOCK_LOCK:
         return func(*args)
 
 
 def call(local, method, *args):
     """``local.method(*args)`` on a worker, one block at a time, with BLAS on
     one thread beside the numba kernels (deterministic, no oversubscription)."""
-    with KERNEL_LOCK, thread_limits(blas=1 if local.uses_numba else None):
+    with BLOCK_LOCK, thread_limits(blas=1 if local.uses_numba else None):
         return getattr(local, method)(*args)
 
 

@@ -8,11 +8,11 @@ import operator
 import numpy as np
 import scipy.sparse as sp
 
-from .._threads import KERNEL_LOCK
 from ..impute.observed import ObservedCSR
 from ..operators import CenteredOperator, Operator, as_operator
 from ..ratings import Ratings
 from ._cluster import (
+    BLOCK_LOCK,
     DeferredSum,
     PerBlock,
     call,
@@ -219,7 +219,7 @@ def _matrix_block(block, name):
     if not (isinstance(block, np.ndarray) or sp.issparse(block)):
         raise TypeError(f"{name} is a {type(block).__name__}; blocks must be numpy arrays or "
                         "scipy.sparse matrices.")
-    with KERNEL_LOCK:
+    with BLOCK_LOCK:
         return as_operator(block, name=name)
 
 

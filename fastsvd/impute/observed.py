@@ -15,10 +15,10 @@ import itertools
 
 import numpy as np
 
-from .._threads import KERNEL_LOCK
+from .._threads import over_ranges
 from ..kernels.layout import column_tiles, one_tile
 from ..operators import CSROperator, Operator
-from ..operators.csr import MATMAT_CHUNKS
+from ..operators.csr import MATMAT_CHUNKS, reduce_partials
 
 
 class ObservedCSR(Operator):
@@ -94,9 +94,9 @@ class ObservedCSR(Operator):
         A = self.matrix
         mask = np.empty(A.nnz, dtype=np.bool_)
         held = np.empty(A.shape[0], dtype=A.indptr.dtype)
-        with KERNEL_LOCK:
-            residuals.csr_holdout_mask(A.indptr, A.indices, int(first_row), key, float(fraction),
-                                       mask, held)
+        over_ranges(lambda first, stop: residuals.csr_holdout_mask(
+            A.indptr, A.indices, int(first_row), key, float(fraction), first, stop, mask, held),
+            A.shape[0])
         kept = np.diff(A.indptr) - held
         return self._select(~mask, kept), self._select(mask, held)
 
@@ -115,9 +115,8 @@ class ObservedCSR(Operator):
         A = self.matrix
         own, _, other = self._model(own, other)  # scale: ones
         out = np.empty_like(A.data)
-        with KERNEL_LOCK:
-            residuals.csr_residual(A.indptr, A.indices, A.data, own, other,
-                                   A.row_chunks(MATMAT_CHUNKS), out)
+        over_ranges(lambda first, stop: residuals.csr_residual(
+            A.indptr, A.indices, A.data, own, other, first, stop, out), A.shape[0])
         return out
 
     def residual_times(self, own, other, mult, scale=None):
@@ -139,9 +138,10 @@ class ObservedCSR(Operator):
         if width is not None:
             other_block = column_tiles(other_block, width)[0]
             mult = other_block if same else column_tiles(mult, width)[0]
-        with KERNEL_LOCK:
-            residuals.residual_kernels(width or 0).product(
-                A.indptr, A.indices, A.data, own, scale, other_block, mult, chunks, out, squares)
+        kernel = residuals.residual_kernels(width or 0).product
+        over_ranges(lambda first, stop: kernel(A.indptr, A.indices, A.data, own, scale,
+                                               other_block, mult, chunks, first, stop, out,
+                                               squares), MATMAT_CHUNKS)
         return out, float(squares.sum())
 
     def residual_rtimes(self, own, other, mult, scale=None):
@@ -161,10 +161,11 @@ class ObservedCSR(Operator):
         chunks = A.row_chunks(n_chunks)
         if width is not None:
             other = column_tiles(other, width)[0]
-        with KERNEL_LOCK:
-            residuals.residual_kernels(width or 0).rproduct(
-                A.indptr, A.indices, A.data, own_block, scale, other, mult, chunks, partial, out,
-                squares)
+        kernel = residuals.residual_kernels(width or 0).rproduct
+        over_ranges(lambda first, stop: kernel(A.indptr, A.indices, A.data, own_block, scale,
+                                               other, mult, chunks, first, stop, partial,
+                                               squares), n_chunks)
+        reduce_partials(partial, out)
         return out, float(squares.sum())
 
     def factor_gram(self, own, other, chunk_entries=1 << 16):

@@ -6,11 +6,16 @@ facade (indices passed as an unsigned view, which spares numba's
 negative-index handling), C-contiguous blocks of the matrix's dtype, and row
 chunks from :func:`fastsvd.kernels.layout.balanced_row_chunks`.
 
-Determinism: every parallel loop runs over a fixed list of row chunks whose
-boundaries depend only on the matrix, never on the thread count. Each chunk
-writes its own output (rows of ``A @ X``, or a private partial sum of
-``A.T @ Y`` that is then reduced in chunk order), so results are
-bit-identical at any number of threads.
+Kernels are serial: each takes a range of row chunks (or rows, or output
+columns) and the operators share the ranges out over threads
+(:func:`fastsvd._threads.map_in_parallel`; kernels release the GIL). Serial
+kernels compile several times faster than ``prange`` ones, and any number of
+Python threads may run them at once.
+
+Determinism: the row chunks' boundaries depend only on the matrix, never on
+the thread count. Each chunk writes its own output (rows of ``A @ X``, or a
+private partial sum of ``A.T @ Y`` that is then reduced in chunk order), so
+results are bit-identical at any number of threads.
 
 Row products handle four nonzeros per pass over the ``k`` columns: the output
 row is loaded and stored once per four nonzeros. Blocks of 24 columns or more
@@ -25,7 +30,6 @@ import functools
 from typing import NamedTuple
 
 import numpy as np
-from numba import prange
 
 from .._jit import jit
 from ._intrinsics import row_scatter, tile_registers
@@ -101,53 +105,46 @@ def _sum_partials(partial, out, first, stop):
                     dst[start + t] += src[t]
 
 
-@jit(parallel=True)
-def csr_matmat(indptr, indices, data, X, row_chunks, out):
-    """``out[:] = A @ X`` for CSR ``A`` and a C-contiguous block ``X``."""
-    for c in prange(row_chunks.size - 1):
+@jit()
+def csr_matmat(indptr, indices, data, X, row_chunks, first, stop, out):
+    """``out[rows] = (A @ X)[rows]`` for the rows of chunks ``first`` to
+    ``stop`` (CSR ``A``, a C-contiguous block ``X``)."""
+    for c in range(first, stop):
         for i in range(row_chunks[c], row_chunks[c + 1]):
             _gather_row(indptr, indices, data, X, i, out[i])
 
 
-@jit(parallel=True)
-def csr_rmatmat(indptr, indices, data, Y, row_chunks, partial, out):
-    """``out[:] = A.T @ Y`` for CSR ``A``.
-
-    ``partial`` is scratch of shape ``(n_chunks, 1, n_cols, k)``: row chunk
-    ``c`` accumulates into ``partial[c, 0]``, then the partials are summed in
-    order.
-    """
-    for c in prange(row_chunks.size - 1):
+@jit()
+def csr_rmatmat(indptr, indices, data, Y, row_chunks, first, stop, partial):
+    """The partial sums of ``A.T @ Y``: row chunk ``c`` (``first <= c <
+    stop``) accumulates its rows into ``partial[c, 0]`` (scratch of shape
+    ``(n_chunks, 1, n_cols, k)``); :func:`reduce_partials` sums them."""
+    for c in range(first, stop):
         acc = partial[c, 0]
         acc[:] = 0
         for i in range(row_chunks[c], row_chunks[c + 1]):
             _scatter_row(indptr, indices, data, Y[i], i, acc)
-    reduce_partials(partial, out)
 
 
-@jit(parallel=True)
-def reduce_partials(partial, out):
-    n_cols = out.shape[0]
-    n_blocks = 64
-    for b in prange(n_blocks):
-        _sum_partials(partial, out, b * n_cols // n_blocks, (b + 1) * n_cols // n_blocks)
+@jit()
+def reduce_partials(partial, out, first, stop):
+    """Rows ``first`` to ``stop`` of the sum of the partial sums, in chunk order."""
+    _sum_partials(partial, out, first, stop)
 
 
-@jit(parallel=True)
-def csr_rmatmat_by_columns(indptr, indices, data, Y, column_bounds, segment_starts, out):
-    """``out[:] = A.T @ Y`` for CSR ``A`` with its columns split into blocks.
-
-    Block ``b`` (columns ``column_bounds[b]`` to ``column_bounds[b + 1]``) is
-    one task: it scans every row's segment of entries in those columns
-    (``segment_starts[i, b]`` to ``segment_starts[i, b + 1]``) and owns its
-    rows of ``out``. No partial sums, and each ``out[j]`` adds the rows in
-    order, so the result is the same for any split into blocks.
-    """
-    for b in prange(column_bounds.size - 1):
-        out[column_bounds[b]:column_bounds[b + 1]] = 0
-        for i in range(indptr.size - 1):
-            _scatter_segment(indices, data, Y[i], segment_starts[i, b], segment_starts[i, b + 1],
-                             out)
+@jit()
+def csr_rmatmat_by_columns(indptr, indices, data, Y, column_bounds, block, segment_starts,
+                           out):
+    """Rows ``column_bounds[block]`` to ``column_bounds[block + 1]`` of ``A.T @ Y``
+    for CSR ``A`` with its columns split into blocks: the block scans every
+    row's segment of entries in its columns (``segment_starts[i, block]`` to
+    ``segment_starts[i, block + 1]``) and owns those rows of ``out``. No
+    partial sums, and each ``out[j]`` adds the rows in order, so the result is
+    the same for any split into blocks."""
+    out[column_bounds[block]:column_bounds[block + 1]] = 0
+    for i in range(indptr.size - 1):
+        _scatter_segment(indices, data, Y[i], segment_starts[i, block],
+                         segment_starts[i, block + 1], out)
 
 
 class TiledProducts(NamedTuple):
@@ -170,12 +167,12 @@ def tiled_products(width: int) -> TiledProducts:
     walked as slices from 0, which spares the negative-index fix-ups of a
     position read from ``indptr``."""
 
-    @jit(parallel=True)
-    def matmat(indptr, indices, data, X_tiles, row_chunks, out):
-        """``out[:] = A @ X`` with ``X_tiles = column_tiles(X, width)``."""
+    @jit()
+    def matmat(indptr, indices, data, X_tiles, row_chunks, first, stop, out):
+        """:func:`csr_matmat` with ``X_tiles = column_tiles(X, width)``."""
         k = out.shape[1]
         X = X_tiles
-        for c in prange(row_chunks.size - 1):
+        for c in range(first, stop):
             acc = tile_registers(data)
             for i in range(row_chunks[c], row_chunks[c + 1]):
                 columns, values = indices[indptr[i]:indptr[i + 1]], data[indptr[i]:indptr[i + 1]]
@@ -205,12 +202,12 @@ def tiled_products(width: int) -> TiledProducts:
                         if start + t < k:
                             out[i, start + t] = acc[t]
 
-    @jit(parallel=True)
-    def rmatmat(indptr, indices, data, Y, row_chunks, partial, out):
-        """``out[:] = A.T @ Y``; ``partial`` is scratch of shape ``(n_chunks,
-        ceil(k / width), n_cols, width)``, summed in chunk order."""
+    @jit()
+    def rmatmat(indptr, indices, data, Y, row_chunks, first, stop, partial):
+        """:func:`csr_rmatmat` into ``partial`` of shape ``(n_chunks,
+        ceil(k / width), n_cols, width)``."""
         k = Y.shape[1]
-        for c in prange(row_chunks.size - 1):
+        for c in range(first, stop):
             y = tile_registers(data)
             for tile in range(partial.shape[1]):
                 acc = partial[c, tile]
@@ -220,21 +217,20 @@ def tiled_products(width: int) -> TiledProducts:
                     for t in range(width):
                         y[t] = Y[i, start + t] if start + t < k else 0
                     row_scatter(acc, indices[indptr[i]:indptr[i + 1]],
-                                 data[indptr[i]:indptr[i + 1]], y, width)
-        reduce_partials(partial, out)
+                                data[indptr[i]:indptr[i + 1]], y, width)
 
     return TiledProducts(matmat, rmatmat)
 
 
-@jit(parallel=True)
-def csr_segment_starts(indptr, indices, column_bounds, out):
-    """``out[i, b]``: the first entry of row ``i`` in a column ``>=
-    column_bounds[b]``, and ``out[i, -1] = indptr[i + 1]``. Valid only for rows
-    whose column indices are sorted: returns the number of rows that are not
-    (then the caller must not use ``out``)."""
+@jit()
+def csr_segment_starts(indptr, indices, column_bounds, first, stop, out):
+    """For rows ``first`` to ``stop``: ``out[i, b]``, the first entry of row
+    ``i`` in a column ``>= column_bounds[b]``, and ``out[i, -1] = indptr[i +
+    1]``. Valid only for rows whose column indices are sorted: returns the
+    number of rows that are not (then the caller must not use ``out``)."""
     n_blocks = column_bounds.size - 1
     unsorted = 0
-    for i in prange(indptr.size - 1):
+    for i in range(first, stop):
         p, end = indptr[i], indptr[i + 1]
         for q in range(p + 1, end):
             if indices[q] < indices[q - 1]:
@@ -248,27 +244,16 @@ def csr_segment_starts(indptr, indices, column_bounds, out):
     return unsorted
 
 
-@jit(parallel=True)
-def csr_structure_errors(indptr, indices, data, n_cols):
-    """Count, in one parallel pass: rows whose indptr decreases, column indices
-    outside ``[0, n_cols)`` and non-finite values. Assumes ``indptr`` has
-    ``n_rows + 1`` entries and ``indices``/``data`` have ``indptr[-1]``."""
-    n_rows = indptr.size - 1
-    bad_rows = 0
-    for i in prange(n_rows):
-        if indptr[i + 1] < indptr[i]:
-            bad_rows += 1
+@jit()
+def csr_structure_errors(indptr, indices, data, n_cols, first, stop):
+    """Count, over the entries ``first`` to ``stop``: column indices outside
+    ``[0, n_cols)`` and non-finite values; and over the rows in that range of
+    ``indptr`` positions, rows whose ``indptr`` decreases. Assumes
+    ``indices`` and ``data`` have ``indptr[-1]`` entries."""
     bad_indices = 0
     non_finite = 0
-    n_chunks = 64
-    nnz = indices.size
-    for c in prange(n_chunks):
-        bad = 0
-        nan = 0
-        for p in range(c * nnz // n_chunks, (c + 1) * nnz // n_chunks):
-            j = indices[p]
-            bad += (j < 0) | (j >= n_cols)
-            nan += not np.isfinite(data[p])
-        bad_indices += bad
-        non_finite += nan
-    return bad_rows, bad_indices, non_finite
+    for p in range(first, stop):
+        j = indices[p]
+        bad_indices += (j < 0) | (j >= n_cols)
+        non_finite += not np.isfinite(data[p])
+    return bad_indices, non_finite

@@ -5,9 +5,10 @@ entry ``(i, j)`` is ``r_ij = x_ij - (own[i] * scale) . other[j]``. These
 kernels compute products with the residual matrix ``R`` (``R @ mult`` and
 ``R.T @ mult``) and ``||R||_F^2`` in one pass, recomputing ``r_ij`` on the fly:
 the residuals are never stored. Same conventions as
-:mod:`fastsvd.kernels.products` (row chunks, partial sums reduced in chunk
-order: bit-identical at any thread count); per-entry arithmetic is in the
-input dtype, squared norms accumulate in float64.
+:mod:`fastsvd.kernels.products` (serial kernels over ranges of row chunks,
+partial sums reduced in chunk order: bit-identical at any thread count);
+per-entry arithmetic is in the input dtype, squared norms accumulate in
+float64.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ import functools
 from typing import NamedTuple
 
 import numpy as np
-from numba import prange
 
 from .._jit import jit
 from ._intrinsics import row_axpy, tile_registers
-from .products import reduce_partials
 from .random import uniform
 
 
@@ -61,14 +60,16 @@ def residual_kernels(width: int) -> ResidualKernels:
     columns, ``width`` a compile-time constant (each width compiles on first
     use), or of any number of columns for ``width=0``.
 
+    Both work on the rows of row chunks ``first`` to ``stop``:
+
     - ``product(indptr, indices, values, own, scale, other, mult, row_chunks,
-      out, sq_sum)``: ``out[i] = sum_j r_ij mult[j]`` and ``sq_sum[i] = sum_j
-      r_ij^2`` for row ``i``;
+      first, stop, out, sq_sum)``: ``out[i] = sum_j r_ij mult[j]`` and
+      ``sq_sum[i] = sum_j r_ij^2`` for row ``i``;
     - ``rproduct(indptr, indices, values, own, scale, other, mult, row_chunks,
-      partial, out, sq_sum)``: ``out[j] = sum_i r_ij mult[i]`` through the
-      per-chunk partial sums ``partial`` (shape ``(n_chunks, 1, n_cols,
-      width or k)``, summed in chunk order into float64 ``out``) and
-      ``sq_sum[c] = sum r_ij^2`` over row chunk ``c``.
+      first, stop, partial, sq_sum)``: row chunk ``c`` accumulates ``sum_i r_ij
+      mult[i]`` into ``partial[c, 0]`` (shape ``(n_chunks, 1, n_cols, width or
+      k)``; the caller sums the partials in chunk order) and ``sq_sum[c] = sum
+      r_ij^2`` over its rows.
 
     With ``width > 0``, ``other`` (and ``mult`` for ``product``) are one
     column tile each (``column_tiles(., width)[0]``, zero-padded; the same
@@ -77,11 +78,12 @@ def residual_kernels(width: int) -> ResidualKernels:
     time.
     """
 
-    @jit(parallel=True)
-    def product(indptr, indices, values, own, scale, other, mult, row_chunks, out, sq_sum):
+    @jit()
+    def product(indptr, indices, values, own, scale, other, mult, row_chunks, first, stop, out,
+                sq_sum):
         rank, k = own.shape[1], out.shape[1]
         n, n_out = (width, width) if width else (rank, k)
-        for c in prange(row_chunks.size - 1):
+        for c in range(first, stop):
             a = tile_registers(values) if width else np.empty(rank, dtype=values.dtype)
             acc = tile_registers(values) if width else np.empty(k, dtype=values.dtype)
             for i in range(row_chunks[c], row_chunks[c + 1]):
@@ -112,12 +114,12 @@ def residual_kernels(width: int) -> ResidualKernels:
                     if t < k:
                         out[i, t] = acc[t]
 
-    @jit(parallel=True)
-    def rproduct(indptr, indices, values, own, scale, other, mult, row_chunks, partial, out,
-                 sq_sum):
+    @jit()
+    def rproduct(indptr, indices, values, own, scale, other, mult, row_chunks, first, stop,
+                 partial, sq_sum):
         rank, k = own.shape[1], mult.shape[1]
         n, n_out = (width, width) if width else (rank, k)
-        for c in prange(row_chunks.size - 1):
+        for c in range(first, stop):
             a = tile_registers(values) if width else np.empty(rank, dtype=values.dtype)
             w = tile_registers(values) if width else np.empty(k, dtype=values.dtype)
             acc = partial[c, 0]
@@ -158,31 +160,30 @@ def residual_kernels(width: int) -> ResidualKernels:
                         for t in range(k):
                             d0[t] += r0 * w[t]
             sq_sum[c] = sq
-        reduce_partials(partial, out)
 
     return ResidualKernels(product, rproduct)
 
 
-@jit(parallel=True)
-def csr_residual(indptr, indices, values, own, other, row_chunks, out):
+@jit()
+def csr_residual(indptr, indices, values, own, other, first, stop, out):
     """``out[p] = x_p - own[i] . other[indices[p]]`` for the stored entries of
-    row ``i``: the residual of a low-rank model at the observed entries."""
-    for c in prange(row_chunks.size - 1):
-        for i in range(row_chunks[c], row_chunks[c + 1]):
-            columns = indices[indptr[i]:indptr[i + 1]]
-            x = values[indptr[i]:indptr[i + 1]]
-            for e in range(x.size):
-                out[indptr[i] + e] = _residual(x, columns, e, own[i], other, own.shape[1])
+    rows ``first`` to ``stop``: the residual of a low-rank model at the
+    observed entries."""
+    for i in range(first, stop):
+        columns = indices[indptr[i]:indptr[i + 1]]
+        x = values[indptr[i]:indptr[i + 1]]
+        for e in range(x.size):
+            out[indptr[i] + e] = _residual(x, columns, e, own[i], other, own.shape[1])
 
 
-@jit(parallel=True)
-def csr_holdout_mask(indptr, indices, first_row, key, fraction, out, held_per_row):
-    """``out[p] = uniform(key, first_row + i, j) < fraction`` for the stored
-    entry ``p = (i, j)``, and ``held_per_row[i]`` the number of ``True`` in
-    row ``i``: a counter-based coin per entry, so the entries it picks depend
-    on their global position, not on how the rows are split into blocks or
-    threads."""
-    for i in prange(indptr.size - 1):
+@jit()
+def csr_holdout_mask(indptr, indices, first_row, key, fraction, first, stop, out, held_per_row):
+    """For rows ``first`` to ``stop``: ``out[p] = uniform(key, first_row + i,
+    j) < fraction`` for the stored entry ``p = (i, j)``, and
+    ``held_per_row[i]`` the number of ``True`` in row ``i``: a counter-based
+    coin per entry, so the entries it picks depend on their global position,
+    not on how the rows are split into blocks or threads."""
+    for i in range(first, stop):
         row = first_row + i
         held = 0
         for p in range(indptr[i], indptr[i + 1]):

@@ -18,7 +18,7 @@ import scipy.sparse.linalg as spla
 
 from .. import _backends
 from .._checks import working_dtype
-from .._threads import KERNEL_LOCK
+from .._threads import over_ranges
 from ..protocols import LinearOperator
 from .base import Operator
 from .csr import CSROperator
@@ -134,8 +134,10 @@ def _csr_from_arrays(indptr, indices, data, shape, name):
     data = data.astype(dtype, copy=False)
     from ..kernels.products import csr_structure_errors
 
-    with KERNEL_LOCK:
-        bad_rows, bad_indices, non_finite = csr_structure_errors(indptr, indices, data, n)
+    bad_rows = int(np.count_nonzero(indptr[1:] < indptr[:-1]))
+    counts = over_ranges(lambda first, stop: csr_structure_errors(indptr, indices, data, n,
+                                                                   first, stop), nnz)
+    bad_indices, non_finite = (sum(c[i] for c in counts) for i in (0, 1))
     if bad_rows:
         raise ValueError(f"{name} is a malformed sparse matrix: indptr is not non-decreasing "
                          f"({bad_rows} rows end before they start). Rebuild it with "

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from .._threads import KERNEL_LOCK, active_threads
+from .._threads import active_threads, over_ranges
 from ..kernels.layout import (
     aligned_nbytes,
     balanced_row_chunks,
@@ -118,9 +118,11 @@ class CSROperator(Operator):
         split = (self._column_split() if self.shape[1] * k * self.dtype.itemsize
                  > _COLUMN_SPLIT_BYTES else None)
         if split is not None:
-            with KERNEL_LOCK:
-                products.csr_rmatmat_by_columns(self.indptr, self.indices, self.data, Y, *split,
-                                                out)
+            bounds, starts = split
+            over_ranges(lambda first, stop: [
+                products.csr_rmatmat_by_columns(self.indptr, self.indices, self.data, Y, bounds,
+                                                block, starts, out)
+                for block in range(first, stop)], bounds.size - 1)
             return out
         width = tile_width(k)
         n_chunks = self.n_partials(k if width is None else -(-k // width) * width)
@@ -130,9 +132,10 @@ class CSROperator(Operator):
         else:
             partial = self.partial_scratch((n_chunks, -(-k // width), self.shape[1], width))
             kernel = products.tiled_products(width).rmatmat
-        with KERNEL_LOCK:
-            kernel(self.indptr, self.indices, self.data, Y, self.row_chunks(n_chunks), partial,
-                   out)
+        chunks = self.row_chunks(n_chunks)
+        over_ranges(lambda first, stop: kernel(self.indptr, self.indices, self.data, Y, chunks,
+                                               first, stop, partial), n_chunks)
+        reduce_partials(partial, out)
         return out
 
     def _matmat_into(self, X, out):
@@ -140,12 +143,12 @@ class CSROperator(Operator):
 
         chunks = self.row_chunks(MATMAT_CHUNKS)
         width = tile_width(X.shape[1])
-        with KERNEL_LOCK:
-            if width is None:
-                products.csr_matmat(self.indptr, self.indices, self.data, X, chunks, out)
-            else:
-                products.tiled_products(width).matmat(self.indptr, self.indices, self.data,
-                                                      column_tiles(X, width), chunks, out)
+        if width is None:
+            kernel = products.csr_matmat
+        else:
+            kernel, X = products.tiled_products(width).matmat, column_tiles(X, width)
+        over_ranges(lambda first, stop: kernel(self.indptr, self.indices, self.data, X, chunks,
+                                               first, stop, out), MATMAT_CHUNKS)
         return out
 
     def _tall_block(self, k):
@@ -172,8 +175,10 @@ class CSROperator(Operator):
             bounds[0], bounds[-1] = 0, self.shape[1]
             bounds = np.maximum.accumulate(bounds).astype(np.int64)
             starts = np.empty((self.shape[0], n_blocks + 1), dtype=np.int64)
-            with KERNEL_LOCK:
-                unsorted = products.csr_segment_starts(self.indptr, self.indices, bounds, starts)
+            unsorted = sum(over_ranges(
+                lambda first, stop: products.csr_segment_starts(self.indptr, self.indices, bounds,
+                                                                first, stop, starts),
+                self.shape[0]))
             self._column_splits[n_blocks] = None if unsorted else (bounds, starts)
         return self._column_splits[n_blocks]
 
@@ -213,3 +218,12 @@ class CSROperator(Operator):
         """Stored entries per column (float64)."""
         signed = self.indices.view(np.int32 if self.indices.itemsize == 4 else np.int64)
         return np.bincount(signed, minlength=self.shape[1]).astype(np.float64)
+
+
+def reduce_partials(partial: np.ndarray, out: np.ndarray) -> None:
+    """``out = sum_c partial[c]`` (tiles laid out side by side, padding
+    dropped), added in chunk order, over column blocks in parallel."""
+    from ..kernels import products
+
+    over_ranges(lambda first, stop: products.reduce_partials(partial, out, first, stop),
+                out.shape[0])
