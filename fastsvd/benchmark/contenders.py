@@ -19,6 +19,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from .. import algorithms
+from .mkl import available as mkl_available
+from .mkl import mkl_operator
 
 N_ITER_LADDER = (0, 1, 2, 3, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64)
 TOL_LADDER = (3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-8, 1e-10)
@@ -31,7 +33,10 @@ class Contender:
 
     ``run(A, k, setting, seed)`` returns ``(U, s, Vt)``; ``settings`` is the
     ladder (a single ``None`` for exact methods); ``requires`` names a module
-    that must be importable and ``install`` the package that provides it.
+    that must be importable and ``install`` the package that provides it;
+    ``prepare(A)``, when given, builds the contender's input from the matrix
+    once, outside the timed runs (an MKL operator); ``products`` says which
+    products the contender runs on.
     """
 
     name: str
@@ -42,9 +47,15 @@ class Contender:
     requires: str | None = None
     install: str | None = None
     dense_only: bool = False
+    sparse_only: bool = False
+    prepare: Callable | None = None
+    products: str = ""
+    extra_available: Callable | None = None
 
     def available(self) -> bool:
-        return self.requires is None or importlib.util.find_spec(self.requires) is not None
+        if self.requires is not None and importlib.util.find_spec(self.requires) is None:
+            return False
+        return self.extra_available is None or self.extra_available()
 
     def label(self, setting) -> str:
         return self.name if setting is None else f"{self.name} [{self.setting_name}={setting}]"
@@ -92,6 +103,16 @@ def _lapack(driver):
     return run
 
 
+def _primme(A, k, tol, seed):
+    import primme
+
+    rng = np.random.default_rng(seed)
+    U, s, Vt = primme.svds(A, k, tol=tol, maxBlockSize=8, raise_for_unconverged=False,
+                           v0=rng.standard_normal((A.shape[1], 1)).astype(A.dtype))
+    order = np.argsort(s)[::-1]
+    return U[:, order], s[order], Vt[order]
+
+
 def _fbpca(A, k, n_iter, seed):
     import fbpca
 
@@ -99,18 +120,36 @@ def _fbpca(A, k, n_iter, seed):
     return fbpca.pca(A, k, raw=True, n_iter=n_iter, l=k + 10)
 
 
+_OURS = "fastsvd kernels, all threads"
+_SCIPY = "scipy.sparse (one thread)"
+_MKL = "MKL, all threads (A.T as a CSR copy, built untimed)"
+
 CONTENDERS = (
-    Contender("fastsvd krylov", "fastsvd", _fastsvd("krylov"), TOL_LADDER, "tol"),
-    Contender("fastsvd randomized", "fastsvd", _fastsvd_randomized, N_ITER_LADDER, "n_iter"),
-    Contender("fastsvd power", "fastsvd", _fastsvd("power"), TOL_LADDER[:8], "tol"),
+    Contender("fastsvd krylov", "fastsvd", _fastsvd("krylov"), TOL_LADDER, "tol",
+              products=_OURS),
+    Contender("fastsvd randomized", "fastsvd", _fastsvd_randomized, N_ITER_LADDER, "n_iter",
+              products=_OURS),
+    Contender("fastsvd power", "fastsvd", _fastsvd("power"), TOL_LADDER[:8], "tol",
+              products=_OURS),
     Contender("sklearn randomized_svd", "scikit-learn", _sklearn_randomized, N_ITER_LADDER,
-              "n_iter", requires="sklearn", install="scikit-learn"),
+              "n_iter", requires="sklearn", install="scikit-learn", products=_SCIPY),
     Contender("sklearn TruncatedSVD", "scikit-learn", _sklearn_truncated_svd, N_ITER_LADDER,
-              "n_iter", requires="sklearn", install="scikit-learn"),
-    Contender("scipy svds arpack", "scipy", _svds("arpack"), SVDS_TOL_LADDER, "tol"),
-    Contender("scipy svds propack", "scipy", _svds("propack"), SVDS_TOL_LADDER, "tol"),
+              "n_iter", requires="sklearn", install="scikit-learn", products=_SCIPY),
+    Contender("scipy svds arpack", "scipy", _svds("arpack"), SVDS_TOL_LADDER, "tol",
+              products=_SCIPY),
+    Contender("scipy svds propack", "scipy", _svds("propack"), SVDS_TOL_LADDER, "tol",
+              products=_SCIPY),
+    Contender("primme svds", "PRIMME", _primme, TOL_LADDER, "tol", requires="primme",
+              install="primme (needs liblapack-dev libopenblas-dev)", products=_SCIPY),
+    Contender("primme svds (MKL products)", "PRIMME", _primme, TOL_LADDER, "tol",
+              requires="primme", install="primme sparse-dot-mkl mkl", prepare=mkl_operator,
+              products=_MKL, extra_available=mkl_available, sparse_only=True),
+    Contender("scipy svds arpack (MKL products)", "scipy", _svds("arpack"), SVDS_TOL_LADDER,
+              "tol", requires="sparse_dot_mkl", install="sparse-dot-mkl mkl",
+              prepare=mkl_operator, products=_MKL, extra_available=mkl_available,
+              sparse_only=True),
     Contender("fbpca", "fbpca", _fbpca, N_ITER_LADDER, "n_iter", requires="fbpca",
-              install="fbpca"),
+              install="fbpca", products=_SCIPY),
     Contender("LAPACK gesdd", "scipy", _lapack("gesdd"), (None,), dense_only=True),
     Contender("LAPACK gesvd", "scipy", _lapack("gesvd"), (None,), dense_only=True),
 )

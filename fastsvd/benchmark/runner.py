@@ -146,6 +146,7 @@ def _run_workload(workload, contenders, repeats, cache_dir, log):
             record["skipped"].append({"contender": contender.name, "reason": reason})
             continue
         _warm_up(contender, A, k)
+        measure.prepare(contender)
         active.append(contender)
     for contender in active:
         record["runs"] += _walk_ladder(contender, measure, workload, log)
@@ -160,6 +161,12 @@ class _Measure:
 
     def __init__(self, A, k, s_ref, frob_sq):
         self.A, self.k, self.s_ref, self.frob_sq = A, k, s_ref, frob_sq
+        self.inputs = {}
+
+    def prepare(self, contender):
+        """The contender's input, built once and untimed (see ``Contender.prepare``)."""
+        self.inputs[contender.name] = (self.A if contender.prepare is None
+                                       else contender.prepare(self.A))
 
     def __call__(self, contender, setting, *, memory=False):
         with warnings.catch_warnings():
@@ -168,7 +175,7 @@ class _Measure:
                 tracemalloc.start()
                 tracemalloc.reset_peak()
             start = time.perf_counter()
-            U, s, Vt = contender.run(self.A, self.k, setting, 0)
+            U, s, Vt = contender.run(self.inputs[contender.name], self.k, setting, 0)
             elapsed = time.perf_counter() - start
             peak = None
             if memory:
@@ -193,7 +200,8 @@ def _walk_ladder(contender, measure, workload, log):
             runs.append({"contender": contender.name, "library": contender.library,
                          "setting": setting, "error": f"{type(exc).__name__}: {exc}"})
             break
-        run.update(contender=contender.name, library=contender.library, setting=setting,
+        run.update(contender=contender.name, library=contender.library,
+                   products=contender.products, setting=setting,
                    setting_name=contender.setting_name, times=[run["seconds"]])
         runs.append(run)
         log(f"   {contender.label(setting)}: {run['seconds']:.3f} s, "
@@ -287,6 +295,8 @@ def _skip_reason(contender, A):
         return f"{contender.requires} is not installed (pip install {contender.install})"
     if contender.dense_only and sp.issparse(A):
         return "needs a dense matrix; densifying this one is not a fair comparison"
+    if contender.sparse_only and not sp.issparse(A):
+        return "runs sparse products only"
     return None
 
 
@@ -300,7 +310,8 @@ def _warm_up(contender, A, k):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            contender.run(small, min(k, min(small.shape) - 1), contender.settings[0], 0)
+            prepared = small if contender.prepare is None else contender.prepare(small)
+            contender.run(prepared, min(k, min(small.shape) - 1), contender.settings[0], 0)
         except Exception:  # the timed run reports failures
             pass
 
@@ -344,7 +355,7 @@ def versions() -> dict:
 
     out = {}
     for name in ("fastsvd", "numpy", "scipy", "numba", "scikit-learn", "scikit-surprise",
-                 "fbpca"):
+                 "cmfrec", "primme", "sparse-dot-mkl", "mkl", "fbpca"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
