@@ -129,8 +129,9 @@ LECTURE_VOCABULARY = ["romeo", "juliet", "happy", "dagger", "live", "die", "free
 
 
 def _lecture_lsa():
-    return fastsvd.LSA(k=2, weighting="count", vocabulary=LECTURE_VOCABULARY, random_state=0,
-                       lemmas={"died": "die", "dies": "die"}).fit(LECTURE_DOCS)
+    # The lecture's numbers are those of the raw counts: norm=None (the default is now "l2").
+    return fastsvd.LSA(k=2, weighting="count", norm=None, vocabulary=LECTURE_VOCABULARY,
+                       random_state=0, lemmas={"died": "die", "dies": "die"}).fit(LECTURE_DOCS)
 
 
 def test_lecture_lsa_example():
@@ -147,16 +148,22 @@ def test_lecture_lsa_example():
                                (lsa.U_ * lsa.singular_values_**2) @ lsa.Vt_, atol=1e-12)
 
 
-def test_lsa_fold_in_and_precomputed_matrix():
-    lsa = _lecture_lsa()
+@pytest.mark.parametrize("norm", ["l2", None])
+def test_lsa_fold_in_and_precomputed_matrix(norm):
+    lsa = fastsvd.LSA(k=2, weighting="count", norm=norm, vocabulary=LECTURE_VOCABULARY,
+                      random_state=0, lemmas={"died": "die", "dies": "die"}).fit(LECTURE_DOCS)
     folded = lsa.transform(LECTURE_DOCS)
     np.testing.assert_allclose(folded, lsa.doc_vectors_, atol=1e-12)
     # A precomputed terms x documents matrix with distinct singular values
     # (a repeated one would make the rank-2 subspace, and the ranking, arbitrary).
     X = np.array([[3, 0, 1, 0], [1, 2, 0, 0], [0, 1, 2, 1], [0, 0, 1, 3]], float)
-    other = fastsvd.LSA(k=2, weighting="count", random_state=0).fit(
+    other = fastsvd.LSA(k=2, weighting="count", norm=norm, random_state=0).fit(
         sp.csr_matrix(X), vocabulary=["a", "b", "c", "d"])
+    if norm == "l2":  # each document (column) scaled to unit length
+        X = X / np.linalg.norm(X, axis=0)
     U, s, Vt = np.linalg.svd(X)
+    assert s[1] - s[2] > 0.1  # the rank-2 subspace is well defined
+    np.testing.assert_allclose(other.singular_values_, s[:2], rtol=1e-10)
     query = (U[0, :2] * s[:2] + U[1, :2] * s[:2]) / 2  # mean of the terms a and b
     docs = Vt[:2].T * s[:2]
     cosine = docs @ query / (np.linalg.norm(docs, axis=1) * np.linalg.norm(query))
@@ -185,6 +192,200 @@ def test_lsa_bad_input():
         fastsvd.LSA(k=9, weighting="count", vocabulary=LECTURE_VOCABULARY).fit(LECTURE_DOCS)
 
 
+# The nine Deerwester et al. (1990) titles, plus an empty document: lengths from 0 to 8
+# terms, "system" twice in c4.
+DEERWESTER = [
+    "Human machine interface for lab abc computer applications",
+    "A survey of user opinion of computer system response time",
+    "The EPS user interface management system",
+    "System and human system engineering testing of EPS",
+    "Relation of user perceived response time to error measurement",
+    "The generation of random, binary, ordered trees",
+    "The intersection graph of paths in trees",
+    "Graph minors IV: Widths of trees and well-quasi-ordering",
+    "Graph minors: A survey",
+    "",
+]
+
+
+def _sklearn_counts(texts, **kwargs):
+    """Documents x terms counts by scikit-learn with LSA's tokenizer, and the terms."""
+    feature_extraction = pytest.importorskip("sklearn.feature_extraction.text")
+    vectorizer = feature_extraction.CountVectorizer(tokenizer=tokenize, token_pattern=None,
+                                                    lowercase=False, **kwargs)
+    counts = vectorizer.fit_transform(texts)
+    return counts, list(vectorizer.get_feature_names_out())
+
+
+def _reference_weights(C, weighting, norm):
+    """The documents x terms matrix LSA should decompose, in plain numpy."""
+    C = np.asarray(C, dtype=float)
+    n_docs = C.shape[0]
+    df = (C > 0).sum(axis=0)
+    tf = np.log1p(C) if weighting == "log-tfidf" else C
+    W = tf * np.log(n_docs / df) if weighting != "count" else tf
+    if norm == "l2":
+        lengths = np.linalg.norm(W, axis=1, keepdims=True)
+        W = np.divide(W, lengths, out=np.zeros_like(W), where=lengths > 0)
+    return W
+
+
+def test_lsa_l2_norm_matches_scikit_learn():
+    text = pytest.importorskip("sklearn.feature_extraction.text")
+    counts, terms = _sklearn_counts(DEERWESTER)
+    for norm in ("l2", None):
+        # tf without idf is where the conventions of LSA and TfidfVectorizer coincide
+        reference = text.TfidfVectorizer(tokenizer=tokenize, token_pattern=None,
+                                         lowercase=False, use_idf=False,
+                                         norm=norm).fit_transform(DEERWESTER).toarray()
+        lsa = fastsvd.LSA(k=9, weighting="count", norm=norm, random_state=0).fit(DEERWESTER)
+        assert lsa.vocabulary_ == terms
+        np.testing.assert_allclose(lsa.weigh(counts.T).T.toarray(), reference, atol=1e-14)
+        # k = rank: V_k S_k U_k^T rebuilds the documents x terms matrix that was decomposed
+        np.testing.assert_allclose(lsa.doc_vectors_ @ lsa.U_.T, reference, atol=1e-10)
+        np.testing.assert_allclose(lsa.singular_values_,
+                                   np.linalg.svd(reference, compute_uv=False)[:9], rtol=1e-10)
+    lengths = np.linalg.norm(fastsvd.LSA(k=2, weighting="count").fit(DEERWESTER)
+                             .weigh(counts.T).toarray(), axis=0)
+    np.testing.assert_allclose(lengths, [1.0] * 9 + [0.0])  # the empty document stays zero
+
+
+@pytest.mark.parametrize("weighting", ["log-tfidf", "tfidf", "count"])
+@pytest.mark.parametrize("norm", ["l2", None])
+def test_lsa_weighting_and_norm_match_numpy(weighting, norm):
+    counts, _ = _sklearn_counts(DEERWESTER)
+    reference = _reference_weights(counts.toarray(), weighting, norm)
+    lsa = fastsvd.LSA(k=9, weighting=weighting, norm=norm, random_state=0).fit(DEERWESTER)
+    np.testing.assert_allclose(lsa.weigh(counts.T).T.toarray(), reference, atol=1e-14)
+    np.testing.assert_allclose(lsa.doc_vectors_ @ lsa.U_.T, reference, atol=1e-10)
+    # queries fold in with the same convention: transform of the corpus is doc_vectors_
+    np.testing.assert_allclose(lsa.transform(DEERWESTER), lsa.doc_vectors_, atol=1e-12)
+    new = ["user interface of a human computer system system", "trees"]
+    new_counts, _ = _sklearn_counts(new, vocabulary=lsa.vocabulary_)
+    np.testing.assert_allclose(lsa.transform(new),
+                               _reference_weights_for(new_counts, lsa, norm) @ lsa.U_,
+                               atol=1e-12)
+
+
+def _reference_weights_for(new_counts, lsa, norm):
+    """New documents weighted with the training idf, in plain numpy."""
+    C = new_counts.toarray().astype(float)
+    tf = np.log1p(C) if lsa.weighting == "log-tfidf" else C
+    W = tf * lsa.idf_
+    if norm == "l2":
+        W = W / np.linalg.norm(W, axis=1, keepdims=True)
+    return W
+
+
+@pytest.mark.parametrize("weighting", ["log-tfidf", "tfidf", "count"])
+@pytest.mark.parametrize("norm", ["l2", None])
+@pytest.mark.parametrize("min_df", [1, 2])
+def test_lsa_fit_on_a_ready_matrix_equals_fit_on_texts(weighting, norm, min_df):
+    counts, terms = _sklearn_counts(DEERWESTER)  # documents x terms, CSR
+    options = dict(k=3, weighting=weighting, norm=norm, min_df=min_df, random_state=0)
+    from_texts = fastsvd.LSA(**options).fit(DEERWESTER)
+    new = ["human computer interaction", "graph of trees and minors"]
+    new_counts, _ = _sklearn_counts(new, vocabulary=terms)
+    for matrix in (counts.T, counts.T.tocsr(), sp.coo_array(counts.T), counts.T.toarray(),
+                   sp.csr_array(counts.T, dtype=np.float32)):
+        ready = fastsvd.LSA(**options).fit(matrix, vocabulary=terms)
+        assert ready.vocabulary_ == from_texts.vocabulary_
+        np.testing.assert_allclose(ready.idf_, from_texts.idf_, rtol=1e-15)
+        np.testing.assert_allclose(ready.singular_values_, from_texts.singular_values_,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(ready.doc_vectors_, from_texts.doc_vectors_, atol=1e-12)
+        np.testing.assert_allclose(ready.term_vectors_, from_texts.term_vectors_, atol=1e-12)
+        np.testing.assert_allclose(ready.transform(new), from_texts.transform(new), atol=1e-12)
+        keep = [terms.index(t) for t in ready.vocabulary_]
+        np.testing.assert_allclose(ready.transform(new_counts.T.tocsr()[keep]),
+                                   from_texts.transform(new), atol=1e-12)
+        assert [d for d, _ in ready.query("user interface")] == \
+            [d for d, _ in from_texts.query("user interface")]
+
+
+def test_lsa_does_not_modify_the_callers_matrix():
+    # Terms x documents with unsorted column indices and a duplicate entry (row 0,
+    # column 1 given as 2 + 1); sum_duplicates or sort_indices in place would show.
+    data, indices = np.array([2, 1, 1, 1, 4, 1, 3, 5]), np.array([1, 0, 1, 2, 0, 1, 2, 0])
+    indptr = np.array([0, 3, 5, 6, 8])
+    X = sp.csr_matrix((data.astype(float), indices, indptr), shape=(4, 3))  # float64: no cast
+    assert not X.has_canonical_format
+    before = [X.data.copy(), X.indices.copy(), X.indptr.copy()]
+    dense = np.array([[1.0, 3, 0], [4, 0, 1], [0, 1, 0], [5, 0, 3]])
+    dense_before = dense.copy()
+    np.testing.assert_array_equal(X.toarray(), dense)  # the duplicate sums to 3
+    terms = ["a", "b", "c", "d"]
+    for weighting in ("log-tfidf", "count"):
+        lsa = fastsvd.LSA(k=2, weighting=weighting, random_state=0).fit(X, vocabulary=terms)
+        lsa.transform(X)
+        lsa.weigh(X)
+        reference = fastsvd.LSA(k=2, weighting=weighting, random_state=0).fit(
+            dense, vocabulary=terms)
+        np.testing.assert_allclose(lsa.doc_vectors_, reference.doc_vectors_, atol=1e-12)
+        np.testing.assert_allclose(lsa.transform(X), reference.transform(dense), atol=1e-12)
+    for array, original in zip([X.data, X.indices, X.indptr], before, strict=True):
+        np.testing.assert_array_equal(array, original)
+    assert X.data.dtype == before[0].dtype and not X.has_canonical_format
+    np.testing.assert_array_equal(dense, dense_before)
+
+
+def test_lsa_ready_matrix_bad_input():
+    X = sp.csr_matrix(np.array([[1.0, 0, 2], [0, 1, 1]]))  # 2 terms x 3 documents
+    lsa = fastsvd.LSA(k=1)
+    with pytest.raises(TypeError, match="needs vocabulary="):
+        lsa.fit(X)
+    with pytest.raises(TypeError, match="vocabulary must be a list of terms"):
+        lsa.fit(X, vocabulary="ab")
+    with pytest.raises(TypeError, match=r"vocabulary\[1\] is 2 of type int"):
+        lsa.fit(X, vocabulary=["a", 2])
+    with pytest.raises(ValueError, match=r"vocabulary has 3 terms but the matrix has 2 rows.*"
+                                         r"transpose"):
+        lsa.fit(X, vocabulary=["a", "b", "c"])
+    with pytest.raises(ValueError, match="vocabulary has 1 terms but the matrix has 2 rows"):
+        lsa.fit(X, vocabulary=["a"])
+    with pytest.raises(ValueError, match="'a' more than once"):
+        lsa.fit(X, vocabulary=["a", "a"])
+    with pytest.raises(TypeError, match="is for a ready matrix"):
+        lsa.fit(["a b", "b c"], vocabulary=["a", "b"])
+    with pytest.raises(ValueError, match=r"LSA\(vocabulary=...\) selects terms from texts"):
+        fastsvd.LSA(k=1, vocabulary=["a", "b"]).fit(X, vocabulary=["a", "b"])
+    with pytest.raises(TypeError, match="texts_or_matrix is complex"):
+        lsa.fit(X * 1j, vocabulary=["a", "b"])
+    with pytest.raises(TypeError, match="texts_or_matrix must hold real numbers"):
+        lsa.fit(np.array([["1", "0"], ["0", "1"]]), vocabulary=["a", "b"])
+    with pytest.raises(ValueError, match="must be a 2-D terms x documents matrix"):
+        lsa.fit(np.ones(3), vocabulary=["a", "b", "c"])
+    nan = X.copy()
+    nan.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        lsa.fit(nan, vocabulary=["a", "b"])
+    with pytest.raises(ValueError, match=r"negative values.*weighting='count'"):
+        lsa.fit(-X, vocabulary=["a", "b"])
+    signed = fastsvd.LSA(k=1, weighting="count", norm=None, random_state=0).fit(
+        -X, vocabulary=["a", "b"])  # an already weighted matrix may have any sign
+    np.testing.assert_allclose(signed.singular_values_,
+                               np.linalg.svd(X.toarray(), compute_uv=False)[:1])
+    with pytest.raises(ValueError, match="no terms to analyse"):
+        lsa.fit(sp.csr_matrix((2, 3)), vocabulary=["a", "b"])
+    with pytest.raises(ValueError, match="has no columns"):
+        lsa.fit(sp.csr_matrix((2, 0)), vocabulary=["a", "b"])
+    fitted = fastsvd.LSA(k=1, random_state=0).fit(X, vocabulary=["a", "b"])
+    with pytest.raises(ValueError, match=r"texts_or_matrix has 3 rows but the model has 2 "
+                                         r"terms.*transpose"):
+        fitted.transform(X.T)
+    with pytest.raises(ValueError, match="counts has 1 rows"):
+        fitted.weigh(X[:1])
+
+
+def test_lsa_norm_option_is_checked():
+    with pytest.raises(ValueError, match="norm='l1' is not supported; choose one of 'l2', None"):
+        fastsvd.LSA(k=1, norm="l1").fit(LECTURE_DOCS)
+    with pytest.raises(ValueError, match="norm='L2' is not supported"):
+        fastsvd.LSA(k=1, norm="L2").fit(LECTURE_DOCS)
+    with pytest.raises(TypeError, match="norm must be 'l2' or None, got True"):
+        fastsvd.LSA(k=1, norm=True).fit(LECTURE_DOCS)
+
+
 def test_lsa_on_20_newsgroups_helps_retrieval(shared_data):
     from fastsvd.apps.newsgroups import evaluate, load_newsgroups
 
@@ -193,6 +394,43 @@ def test_lsa_on_20_newsgroups_helps_retrieval(shared_data):
     report = evaluate(train, test, ks=(200,), n_queries=500)
     assert report["terms"] > 0.5  # 20 classes: chance is 0.05
     assert report[200] > report["terms"] + 0.01
+
+
+def _write_tab(path, rows):
+    import gzip
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("Category\tText\nd\tstring\nclass\t\n")
+        for label, text in rows:
+            f.write(f"{label}\t{text}\n")
+
+
+def test_newsgroups_command_line(tmp_path, capsys):
+    from fastsvd.apps.newsgroups import main
+
+    folder = tmp_path / "20newsgroups-cachopo"
+    topics = {"space": "orbit rocket launch moon nasa shuttle",
+              "hockey": "goal puck ice team season player"}
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        return [(label, " ".join(rng.choice(words.split(), size=rng.integers(3, 12))))
+                for label, words in topics.items() for _ in range(n)]
+
+    _write_tab(folder / "20newsgroups-train.tab.gz", rows(12))
+    _write_tab(folder / "20newsgroups-test.tab.gz", rows(4))
+    assert main(["--data", str(tmp_path), "--ks", "2", "--queries", "all", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "24 training documents, 12 terms (min_df=2), 8 test queries, precision@3" in out
+    lines = {line.split("|")[1].strip(): line.split("|")[2:4] for line in out.splitlines()
+             if line.startswith("| LSA") or line.startswith("| log-tf-idf")}
+    assert set(lines) == {"log-tf-idf vectors, no reduction", "LSA, k=2"}
+    # two disjoint vocabularies: every neighbour is of the query's class
+    assert all(float(cell) == 1.0 for cells in lines.values() for cell in cells)
+    assert "norm='l2' minus norm=None" in out and "fit at k=2, norm=None" in out
+    assert main(["--data", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
 
 
 # ---- LoRA --------------------------------------------------------------------------------
