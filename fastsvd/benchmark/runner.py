@@ -60,7 +60,8 @@ def run_benchmark(preset="quick", *, contenders=None, repeats=3, n_threads=None,
                 results["workloads"].append(_run_workload(
                     workload, chosen, repeats, Path(cache_dir or _default_cache()), log))
         for workload in COMPLETION_PRESETS.get(preset, ()) if completion else ():
-            results["completion"].append(run_completion(workload, completion, log=log))
+            results["completion"].append(run_completion(workload, completion, repeats=repeats,
+                                                             log=log))
     return results
 
 
