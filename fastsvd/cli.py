@@ -32,8 +32,8 @@ def main(argv=None) -> int:
     complete = commands.add_parser(
         "complete", help="fit soft-impute matrix completion on a ratings file and report "
         "train and test RMSE",
-        description="Load ratings, hold out a test part, fit soft-impute on the rest and "
-        "report the RMSE of its predictions.")
+        description="Load ratings, hold out a test part (or the Netflix prize's probe pairs, "
+        "with --probe), fit soft-impute on the rest and report the RMSE of its predictions.")
     complete.add_argument("ratings", metavar="RATINGS", help="a ratings file (e.g. MovieLens "
                           "u.data, ratings.dat, ratings.csv) or the Netflix training_set/ "
                           "folder")
@@ -49,11 +49,14 @@ def main(argv=None) -> int:
                           help="softImpute-ALS (default) or the soft-thresholded SVD iteration")
     complete.add_argument("--debias", action="store_true",
                           help="refit the singular values by least squares (R's deBias)")
-    complete.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+    complete.add_argument("--test-fraction", type=float, default=None, metavar="F",
                           help="share of the ratings held out for the test RMSE, in [0, 1) "
                           "(default: 0.2; 0 fits on everything)")
-    complete.add_argument("--split", choices=("random", "user"), default="random",
+    complete.add_argument("--split", choices=("random", "user"), default=None,
                           help="hold out random ratings (default) or a share of each user's")
+    complete.add_argument("--probe", metavar="PROBE.txt", help="Netflix prize: hold out the "
+                          "pairs of this probe.txt (RATINGS is the training_set/ folder) "
+                          "instead of a random part, and report the probe RMSE")
     complete.add_argument("--seed", type=int, default=0, metavar="S",
                           help="seed of the split and the fit (default: 0)")
     complete.add_argument("--threads", type=int, default=None, metavar="N",
@@ -229,27 +232,45 @@ def _bench_dask(args) -> int:
 def _complete(args) -> int:
     if args.rank < 1:
         return _fail("complete", f"--rank must be >= 1, got {args.rank}")
-    if not 0 <= args.test_fraction < 1:
-        return _fail("complete", f"--test-fraction must lie in [0, 1), got {args.test_fraction}")
-    if args.predictions and args.test_fraction == 0:
+    if args.probe is not None:
+        for option, value in (("--test-fraction", args.test_fraction), ("--split", args.split)):
+            if value is not None:
+                return _fail("complete", f"--probe holds out the probe pairs; it replaces "
+                             f"{option}")
+        if args.format not in ("auto", "netflix"):
+            return _fail("complete", f"--probe reads a Netflix-prize training set, not format "
+                         f"{args.format!r}")
+    test_fraction = 0.2 if args.test_fraction is None else args.test_fraction
+    split = args.split or "random"
+    if not 0 <= test_fraction < 1:
+        return _fail("complete", f"--test-fraction must lie in [0, 1), got {test_fraction}")
+    if args.predictions and test_fraction == 0:
         return _fail("complete", "--predictions writes the test ratings; it needs "
                      "--test-fraction > 0")
     import time
 
     from .impute import SoftImpute
-    from .ratings import detect_format, load_ratings, rmse
+    from .ratings import detect_format, load_netflix_prize, load_ratings, rmse
 
+    test_name = "probe" if args.probe is not None else "test"
     try:
         start = time.perf_counter()
-        ratings = load_ratings(args.ratings, format=args.format)
+        if args.probe is not None:
+            train, test, _ = load_netflix_prize(args.ratings, probe=args.probe)
+            fmt, n_ratings, shape = "netflix", len(train) + len(test), train.shape
+        else:
+            ratings = load_ratings(args.ratings, format=args.format)
+            fmt = detect_format(args.ratings) if args.format == "auto" else args.format
+            n_ratings, shape = len(ratings), ratings.shape
         load_seconds = time.perf_counter() - start
-        fmt = detect_format(args.ratings) if args.format == "auto" else args.format
-        print(f"ratings      {len(ratings)} ({ratings.n_users} users x {ratings.n_items} "
-              f"items, {fmt}), loaded in {load_seconds:.2f} s")
-        if args.test_fraction > 0:
-            train, test = ratings.split(args.test_fraction, by=args.split,
-                                        random_state=args.seed)
-            print(f"split        {len(train)} train / {len(test)} test ({args.split}, "
+        print(f"ratings      {n_ratings} ({shape[0]} users x {shape[1]} items, {fmt}), loaded "
+              f"in {load_seconds:.2f} s")
+        if args.probe is not None:
+            print(f"split        {len(train)} train / {len(test)} probe ({args.probe})")
+        elif test_fraction > 0:
+            train, test = ratings.split(test_fraction, by=split, random_state=args.seed)
+            del ratings
+            print(f"split        {len(train)} train / {len(test)} test ({split}, "
                   f"seed {args.seed})")
         else:
             train, test = ratings, None
@@ -272,7 +293,7 @@ def _complete(args) -> int:
     print(f"train RMSE   {rmse(train.values, _predict(model, train)):.4f}")
     if test is not None:
         predictions = _predict(model, test)
-        print(f"test RMSE    {rmse(test.values, predictions):.4f}")
+        print(f"{test_name + ' RMSE':<12} {rmse(test.values, predictions):.4f}")
 
     try:
         if args.predictions:

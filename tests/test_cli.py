@@ -194,3 +194,76 @@ def test_lsa_rejects_an_unknown_query_and_an_empty_folder(corpus, tmp_path, caps
     assert main(["lsa", str(empty), "--k", "2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fastsvd lsa: ") and "no .txt files" in err
+
+
+@pytest.fixture
+def netflix_prize(tmp_path):
+    """~3000 ratings of a planted rank-2 model as Netflix-prize files:
+    training_set/mv_*.txt and a probe.txt of 300 of their pairs."""
+    rng = np.random.default_rng(1)
+    n_users, n_items, count = 150, 100, 3000
+    U, V = rng.standard_normal((n_users, 2)), rng.standard_normal((n_items, 2))
+    cells = rng.choice(n_users * n_items, size=count, replace=False)
+    users, items = np.divmod(cells, n_items)
+    truth = 3 + np.einsum("ij,ij->i", U[users], V[items])
+    ratings = np.clip(np.round(truth + 0.3 * rng.standard_normal(count)), 1, 5).astype(int)
+    folder = tmp_path / "training_set"
+    folder.mkdir()
+    for movie in range(n_items):
+        rows = np.flatnonzero(items == movie)
+        lines = [f"{movie + 1}:"] + [f"{10 * users[t] + 7},{ratings[t]},2005-01-01"
+                                     for t in rows]
+        (folder / f"mv_{movie + 1:07d}.txt").write_text("\n".join(lines) + "\n")
+    probe = np.sort(rng.choice(count, 300, replace=False))
+    probe = probe[np.argsort(items[probe], kind="stable")]
+    lines = []
+    for movie in np.unique(items[probe]):
+        lines += [f"{movie + 1}:"] + [str(10 * users[t] + 7) for t in probe
+                                      if items[t] == movie]
+    (tmp_path / "probe.txt").write_text("\n".join(lines) + "\n")
+    return folder, tmp_path / "probe.txt", ratings[probe]
+
+
+def test_complete_with_a_netflix_probe(netflix_prize, tmp_path, capsys):
+    folder, probe, probe_ratings = netflix_prize
+    predictions = tmp_path / "probe-predictions.csv"
+    assert main(["complete", str(folder), "--probe", str(probe), "--rank", "5",
+                 "--predictions", str(predictions)]) == 0
+    out = capsys.readouterr().out
+    assert "3000 (150 users x 100 items, netflix)" in out
+    assert re.search(r"^split\s+2700 train / 300 probe \(.*probe\.txt\)$", out,
+                     flags=re.MULTILINE)
+    probe_rmse = _value("probe RMSE", out)
+    assert "test RMSE" not in out
+    with open(predictions, newline="") as file:
+        rows = list(csv.DictReader(file))
+    observed = np.array([float(row["rating"]) for row in rows])
+    np.testing.assert_array_equal(observed, probe_ratings)  # in the order of probe.txt
+    predicted = np.array([float(row["prediction"]) for row in rows])
+    assert np.sqrt(np.mean((observed - predicted) ** 2)) == pytest.approx(probe_rmse, abs=1e-3)
+    assert probe_rmse < 0.8 * np.sqrt(np.mean((observed - observed.mean()) ** 2))
+
+
+@pytest.mark.parametrize(("extra", "problem"), [
+    (["--test-fraction", "0.1"], "it replaces --test-fraction"),
+    (["--split", "user"], "it replaces --split"),
+    (["--format", "movielens-100k"], "--probe reads a Netflix-prize training set"),
+])
+def test_complete_probe_rejects_conflicting_options(netflix_prize, capsys, extra, problem):
+    folder, probe, _ = netflix_prize
+    assert main(["complete", str(folder), "--probe", str(probe), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastsvd complete: ") and problem in err
+
+
+def test_complete_probe_reports_a_pair_not_in_the_training_set(netflix_prize, tmp_path,
+                                                               capsys):
+    folder, _, _ = netflix_prize
+    bad = tmp_path / "bad-probe.txt"
+    bad.write_text("1:\n999999\n")
+    assert main(["complete", str(folder), "--probe", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastsvd complete: ") and "bad-probe.txt, line 2" in err
+    assert "Traceback" not in err
+    assert main(["complete", str(folder), "--probe", str(tmp_path / "missing.txt")]) == 2
+    assert "missing.txt" in capsys.readouterr().err

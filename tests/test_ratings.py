@@ -597,7 +597,7 @@ def test_csv_and_tsv_through_pandas(tmp_path):
     with pytest.raises(ValueError, match=r"r.tsv has no column\(s\) 'user', 'item'.*'score'"):
         load_ratings(tsv, cache=False)
     nan = write(tmp_path / "nan.csv", ["user,item,rating", "1,2,", "1,3,4"])
-    with pytest.raises(ValueError, match=r"nan.csv: values holds 1 NaN .*position 0"):
+    with pytest.raises(ValueError, match=r"nan.csv: line 2 has no 'rating' value"):
         load_ratings(nan, cache=False)
 
 
@@ -711,3 +711,204 @@ def test_movielens_100k(shared_data, tmp_path):
     test = load_ratings(folder / "u1.test", cache_dir=tmp_path)
     assert len(base) + len(test) == len(r)
     assert raw_set(base) | raw_set(test) == raw_set(r)
+
+
+def test_a_damaged_cache_array_fails_its_crc_and_is_parsed_again(tmp_path, monkeypatch):
+    import zipfile
+
+    users, items, values = raw_triples(200, seed=11)
+    path = write(tmp_path / "u.data", lines_for("movielens-100k", users, items, values))
+    cache_dir = tmp_path / "cache"
+    expected = load_ratings(path, cache_dir=cache_dir)
+    (cache_file,) = cache_dir.glob("*.npz")
+    with zipfile.ZipFile(cache_file) as archive:
+        info = archive.getinfo("values.npy")
+    data = bytearray(cache_file.read_bytes())
+    data[info.header_offset + 200] ^= 0x40  # inside the memory-mapped ratings
+    cache_file.write_bytes(bytes(data))
+    calls = []
+    original = _parsing.read_ratings_file
+    monkeypatch.setattr(_parsing, "read_ratings_file",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    assert_same(load_ratings(path, cache_dir=cache_dir), expected)
+    assert calls == [1]
+    assert_same(load_ratings(path, cache_dir=cache_dir), expected)  # rewritten: from the cache
+    assert calls == [1]
+
+
+# --------------------------------------------------------------------------- duplicates by pass
+
+
+@pytest.mark.parametrize("order", ["by item", "by user", "random"])
+def test_duplicates_resolved_alike_in_any_order(order):
+    """Ratings grouped by item or user take the one-pass duplicate check,
+    others the counting sort: the same errors and survivors either way."""
+    rng = np.random.default_rng(12)
+    users = rng.integers(0, 30, 400)
+    items = rng.integers(0, 20, 400)
+    key = {"by item": items * 1000 + np.arange(400), "by user": users * 1000 + np.arange(400),
+           "random": rng.permutation(400)}[order]
+    sort = np.argsort(key, kind="stable")
+    users, items = users[sort], items[sort]
+    values = np.arange(400, dtype=np.float64)
+    last = {}
+    for t, pair in enumerate(zip(users.tolist(), items.tolist(), strict=True)):
+        last[pair] = t
+    kept = sorted(last.values())
+    r = Ratings(users, items, values, shape=(30, 20), duplicates="last")
+    np.testing.assert_array_equal(r.values, values[kept])
+    seen, first = {}, None
+    for t, pair in enumerate(zip(users.tolist(), items.tolist(), strict=True)):
+        if pair in seen and first is None:
+            first = (seen[pair], t)
+        seen[pair] = t
+    with pytest.raises(ValueError, match=rf"at positions {first[0]} and {first[1]}; "
+                                         rf"{400 - len(kept)} rating"):
+        Ratings(users, items, values, shape=(30, 20))
+
+
+def test_ids_beyond_int32_midway_through_a_netflix_folder(tmp_path):
+    """Ids are parsed into int32 arrays until one does not fit; the arrays
+    are then widened and that file parsed again, with nothing lost."""
+    folder = tmp_path / "training_set"
+    folder.mkdir()
+    rows = {1: [(5, 1), (2**31 - 1, 2)], 2: [(7, 3), (2**31, 4), (8, 5)], 2**33: [(9, 1)]}
+    for movie, pairs in rows.items():
+        write(folder / f"mv_{movie:011d}.txt",
+              [f"{movie}:", *(f"{u},{r},2005-01-01" for u, r in pairs)])
+    r = load_ratings(folder, dtype=np.float64, cache=False)
+    assert r.user_ids.dtype == np.int64 and r.item_ids.dtype == np.int64
+    assert raw_set(r) == {(u, m, float(v)) for m, pairs in rows.items() for u, v in pairs}
+
+
+# --------------------------------------------------------------------------- Netflix prize
+
+
+def netflix_prize_folder(root, *, seed=0, n_users=40, n_movies=6, n_ratings=150):
+    """A small Netflix-prize folder: ``training_set/mv_*.txt``, ``probe.txt``
+    and ``qualifying.txt``; returns the plain-Python truth."""
+    rng = np.random.default_rng(seed)
+    user_ids = rng.choice(np.arange(1, 2_649_430), n_users, replace=False).tolist()
+    cells = rng.choice(n_users * n_movies, n_ratings, replace=False)
+    by_movie = {}
+    for cell in cells.tolist():
+        movie = cell % n_movies + 1
+        by_movie.setdefault(movie, []).append(
+            (user_ids[cell // n_movies], int(rng.integers(1, 6)),
+             f"{rng.integers(1999, 2006)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"))
+    folder = root / "training_set"
+    folder.mkdir()
+    training = []  # (user, movie, rating) in file order
+    for movie in sorted(by_movie):
+        lines = [f"{movie}:"] + [f"{u},{r},{d}" for u, r, d in by_movie[movie]]
+        write(folder / f"mv_{movie:07d}.txt", lines)
+        training += [(u, movie, float(r)) for u, r, _ in by_movie[movie]]
+    probe = [training[t] for t in sorted(rng.choice(len(training), 20, replace=False).tolist())]
+    probe_lines = []
+    for movie in dict.fromkeys(m for _, m, _ in probe):
+        probe_lines += [f"{movie}:"] + [str(u) for u, m, _ in probe if m == movie]
+    probe_order = [(u, m) for m in dict.fromkeys(m for _, m, _ in probe)
+                   for u, mm, _ in probe if mm == m]
+    rated = {(u, m) for u, m, _ in training}
+    qualifying = []
+    while len(qualifying) < 15:
+        pair = (user_ids[int(rng.integers(n_users))], int(rng.integers(1, n_movies + 1)))
+        if pair not in rated and pair not in qualifying and pair[1] in by_movie:
+            qualifying.append(pair)
+    qualifying.sort(key=lambda pair: pair[1])
+    q_lines = []
+    for movie in dict.fromkeys(m for _, m in qualifying):
+        q_lines += [f"{movie}:"] + [f"{u},2005-12-0{k % 9 + 1}" for k, (u, m) in
+                                    enumerate(qualifying) if m == movie]
+    write(root / "probe.txt", probe_lines, newline="\r\n")
+    write(root / "qualifying.txt", q_lines)
+    return training, probe_order, qualifying
+
+
+def triples_in_order(ratings):
+    return list(zip(ratings.user_ids[ratings.users].tolist(),
+                    ratings.item_ids[ratings.items].tolist(), ratings.values.tolist(),
+                    strict=True))
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_netflix_prize_probe_split_matches_a_plain_python_split(tmp_path, cache):
+    from fastsvd.ratings import load_netflix_prize
+
+    training, probe, qualifying = netflix_prize_folder(tmp_path)
+    rating_of = {(u, m): r for u, m, r in training}
+    for _ in range(2):  # the second time from the cache, if any
+        train, test, pairs = load_netflix_prize(
+            tmp_path / "training_set", probe=tmp_path / "probe.txt",
+            qualifying=tmp_path / "qualifying.txt", dtype=np.float64, cache=cache,
+            cache_dir=tmp_path / "cache")
+        probe_set = set(probe)
+        assert triples_in_order(train) == [t for t in training if t[:2] not in probe_set]
+        assert triples_in_order(test) == [(u, m, rating_of[u, m]) for u, m in probe]
+        assert list(zip(pairs.raw_users.tolist(), pairs.raw_items.tolist(),
+                        strict=True)) == qualifying
+        assert len(pairs) == len(qualifying)
+        # one indexing for all three: same maps, same shape
+        for part in (test, pairs):
+            assert part.user_ids is train.user_ids and part.item_ids is train.item_ids
+        assert train.shape == test.shape == (len({u for u, _, _ in training}),
+                                             len({m for _, m, _ in training}))
+        np.testing.assert_array_equal(train.user_ids, sorted({u for u, _, _ in training}))
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == (1 if cache else 0)
+
+
+def test_netflix_prize_without_probe_or_qualifying(tmp_path):
+    from fastsvd.ratings import load_netflix_prize
+
+    training, _, _ = netflix_prize_folder(tmp_path, seed=1)
+    train, test, pairs = load_netflix_prize(tmp_path, cache=False)  # the parent folder works
+    assert test is None and pairs is None
+    assert triples_in_order(train) == [(u, m, r) for u, m, r in training]
+    assert train.values.dtype == np.float32
+
+
+def test_netflix_prize_errors_name_file_and_line(tmp_path):
+    from fastsvd.ratings import load_netflix_prize
+
+    training, _, _ = netflix_prize_folder(tmp_path, seed=2)
+    folder, bad = tmp_path / "training_set", tmp_path / "bad.txt"
+    (u1, m1, _), (u2, m2, _) = training[0], training[1]
+    unrated = next((u, m1) for u, _, _ in training if (u, m1) not in
+                   {(a, b) for a, b, _ in training})
+    cases = [
+        ([f"{m1}:", str(u1), f"{unrated[0]}"], r"bad\.txt, line 3: the probe pair \(user "
+         rf"{unrated[0]}, movie {m1}\) is not rated in the training set"),
+        ([f"{m1}:", str(u1), "999"], r"bad\.txt, line 3: user 999 is not in the training set"),
+        (["99:", str(u1)], r"bad\.txt, line 2: movie 99 is not in the training set"),
+        ([f"{m1}:", str(u1), f"{m2}:", str(u2), f"{m1}:", str(u1)],
+         rf"bad\.txt: the pair \(user {u1}, movie {m1}\) is listed twice, on lines 2 and 6"),
+        ([f"{m1}:", f"{u1},3"], r"malformed line 2 in .*bad\.txt .*netflix-probe"),
+        ([f"{m1}:"], r"malformed line 1 .*followed by no user line"),
+    ]
+    for lines, match in cases:
+        write(bad, lines)
+        with pytest.raises(ValueError, match=match):
+            load_netflix_prize(folder, probe=bad, cache=False)
+    write(bad, [f"{m1}:", f"{u1},2005-01-01", "99:", f"{u1},2005-01-01"])
+    with pytest.raises(ValueError, match=r"bad\.txt, line 4: movie 99 is not in the training"):
+        load_netflix_prize(folder, qualifying=bad, cache=False)
+    write(bad, [f"{m1}:", f"{u1}"])
+    with pytest.raises(ValueError, match=r"malformed line 2 .*netflix-qualifying"):
+        load_netflix_prize(folder, qualifying=bad, cache=False)
+    everything = []
+    for movie in dict.fromkeys(m for _, m, _ in training):
+        everything += [f"{movie}:"] + [str(u) for u, m, _ in training if m == movie]
+    write(bad, everything)
+    with pytest.raises(ValueError, match="lists every rating"):
+        load_netflix_prize(folder, probe=bad, cache=False)
+
+
+def test_a_directory_load_shows_progress(tmp_path, capsys):
+    netflix_prize_folder(tmp_path, seed=3)
+    load_ratings(tmp_path / "training_set", cache=False, progress=True)
+    err = capsys.readouterr().err
+    assert "training_set (6 files)" in err and "100%" in err
+    load_ratings(tmp_path / "training_set", cache=False)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress"):
+        load_ratings(tmp_path / "training_set", cache=False, progress="yes")

@@ -1,11 +1,11 @@
 """Numba byte parsers for the numeric rating formats (MovieLens and Netflix).
 
-A file is read as raw bytes (a read-only memory map, so nothing but the page
-cache holds the text) and parsed by one sequential ``@jit`` kernel that writes
-raw user ids (int64), raw item ids (int64) and ratings into arrays allocated
-by the caller. No Python object is created per line, so a 100M-rating file
-needs only its output arrays: 8 + 8 bytes of ids and 4 or 8 bytes of rating
-per rating.
+A file is read as raw bytes (read at once, or for a large file a read-only
+memory map, so nothing but the page cache holds the text) and parsed by one
+sequential ``@jit`` kernel that writes raw user ids, raw item ids and ratings
+into arrays allocated by the caller. No Python object is created per line,
+so a 100M-rating file needs only its output arrays: 4 + 4 bytes of ids (8 + 8
+once an id does not fit int32) and 4 or 8 bytes of rating per rating.
 
 Kernels never raise: they stop at the first malformed line and return an
 error code, the 1-based line number, the 1-based field number and the byte
@@ -36,6 +36,10 @@ NO_MOVIE = 5
 BAD_DATE = 6
 OVERFLOW = 7
 BAD_MOVIE = 8
+NOT_FINITE = 9  # a rating that overflows the output dtype (``1e400``, ``1e39`` in float32)
+EMPTY_MOVIE = 10  # a ``movie_id:`` line with no rating line before the next one or the end
+MOVIE_TOO_LONG = 11  # a ``movie_id:`` line whose id has more than 18 digits
+WIDE_ID = 12  # an id beyond ``limit`` (the int32 id arrays): parse again with int64 ones
 
 # Field kinds of a line's schema (see parse_lines).
 USER = 0
@@ -200,11 +204,17 @@ def _split_fields(buf, a, b, sep0, sep1, starts, ends):
 
 
 @jit()
-def _movie_line(buf, a, b):
-    """``(is_movie_line, movie_id, status)`` for a Netflix ``movie_id:`` line."""
+def _movie_line(buf, a, b, sep0):
+    """``(is_movie_line, movie_id, status)`` for a Netflix ``movie_id:`` line.
+    The scan stops at the first ``sep0``: a line with a separator before any
+    ``:`` is a rating line (so rating lines are not read twice)."""
     for j in range(a, b):
+        if buf[j] == sep0:
+            return False, -1, OK
         if buf[j] == 58:  # ':'
             movie, status = _parse_int(buf, a, j)
+            if status == TOO_LONG:
+                return True, -1, MOVIE_TOO_LONG
             if status != OK or movie < 0 or not _is_blank(buf, j + 1, b):
                 return True, -1, BAD_MOVIE
             return True, movie, OK
@@ -213,24 +223,35 @@ def _movie_line(buf, a, b):
 
 @jit()
 def parse_lines(buf, start, sep0, sep1, skip_first, grouped, schema, users, items, values,
-                pos):
+                pos, limit):
     """Parse the rating lines of ``buf[start:]`` whose fields follow ``schema``.
 
     ``schema`` holds one field kind per field (:data:`USER`, :data:`ITEM`,
     :data:`RATING`, :data:`INTEGER` or :data:`DATE`, the last two checked and
     dropped); fields are separated as in :func:`_split_fields`. With
     ``grouped`` (the Netflix-prize layout), ``movie_id:`` lines set the item
-    of the lines after them. With ``skip_first`` the first line (a header) is
-    skipped unread. Writes from index ``pos`` on (``values`` only when the
-    schema has a rating); returns ``(end, status, line, field, line_offset,
-    n_fields)``: ``end`` is the index after the last rating written and, on
-    error, ``line``/``field`` are 1-based and ``n_fields`` is the number of
-    fields found.
+    of the lines after them, and each must be followed by at least one rating
+    line (:data:`EMPTY_MOVIE` otherwise: a truncated file). With
+    ``skip_first`` the first line (a header) is skipped unread. Writes from
+    index ``pos`` on (``values`` only when the schema has a rating; a rating
+    that is not finite in ``values``' dtype is :data:`NOT_FINITE`); returns
+    ``(end, status, line, field, line_offset, n_fields)``: ``end`` is the
+    index after the last rating written and, on error, ``line``/``field``
+    are 1-based and ``n_fields`` is the number of fields found. Every write
+    is bounds-checked against ``users.size`` (:data:`OVERFLOW`). An id whose
+    magnitude exceeds ``limit`` (``2**31 - 1`` for int32 id arrays) stops the
+    parse with :data:`WIDE_ID`, before anything of its line is written.
     """
     n_expected = schema.size
+    has_rating = False
+    for f in range(n_expected):
+        has_rating = has_rating or schema[f] == RATING
     starts = np.empty(n_expected + 1, dtype=np.int64)
     ends = np.empty(n_expected + 1, dtype=np.int64)
     movie = -1
+    movie_line = 0  # line and offset of the current movie line, and its ratings so far
+    movie_offset = 0
+    movie_count = 0
     i = start
     line = 0
     while i < buf.size:
@@ -240,18 +261,23 @@ def parse_lines(buf, start, sep0, sep1, skip_first, grouped, schema, users, item
         if (line == 1 and skip_first) or _is_blank(buf, offset, b):
             continue
         if grouped:
-            is_movie, found, status = _movie_line(buf, offset, b)
+            is_movie, found, status = _movie_line(buf, offset, b, sep0)
             if status != OK:
                 return pos, status, line, 0, offset, 0
             if is_movie:
+                if movie_line > 0 and movie_count == 0:
+                    return pos, EMPTY_MOVIE, movie_line, 0, movie_offset, 0
+                if found > limit:
+                    return pos, WIDE_ID, line, 0, offset, 0
                 movie = found
+                movie_line, movie_offset, movie_count = line, offset, 0
                 continue
         n_fields = _split_fields(buf, offset, b, sep0, sep1, starts, ends)
         if n_fields != n_expected:
             return pos, FIELD_COUNT, line, 0, offset, n_fields
         if grouped and movie < 0:
             return pos, NO_MOVIE, line, 0, offset, n_fields
-        if pos >= users.size:
+        if pos >= users.size or pos >= items.size or (has_rating and pos >= values.size):
             return pos, OVERFLOW, line, 0, offset, n_fields
         items[pos] = movie
         for f in range(n_expected):
@@ -260,11 +286,15 @@ def parse_lines(buf, start, sep0, sep1, skip_first, grouped, schema, users, item
             if kind == RATING:
                 rating, status = _parse_float(buf, starts[f], ends[f])
                 values[pos] = rating
+                if status == OK and not np.isfinite(values[pos]):
+                    status = NOT_FINITE
             elif kind == DATE:
                 if not _is_date(buf, starts[f], ends[f]):
                     status = EMPTY_FIELD if _is_blank(buf, starts[f], ends[f]) else BAD_DATE
             else:
                 number, status = _parse_int(buf, starts[f], ends[f])
+                if status == OK and kind != INTEGER and (number > limit or number < -limit - 1):
+                    return pos, WIDE_ID, line, f + 1, offset, n_fields
                 if kind == USER:
                     users[pos] = number
                 elif kind == ITEM:
@@ -272,4 +302,31 @@ def parse_lines(buf, start, sep0, sep1, skip_first, grouped, schema, users, item
             if status != OK:
                 return pos, status, line, f + 1, offset, n_fields
         pos += 1
+        movie_count += 1
+    if movie_line > 0 and movie_count == 0:
+        return pos, EMPTY_MOVIE, movie_line, 0, movie_offset, 0
     return pos, OK, line, 0, 0, 0
+
+
+@jit()
+def record_lines(buf, start, sep0, skip_first, grouped, wanted, out):
+    """The 1-based line of records ``wanted`` (sorted, 0-based) of a file that
+    :func:`parse_lines` read without error, written to ``out``: a record is
+    a line that is not skipped, blank or (``grouped``) a ``movie_id:`` line."""
+    i = start
+    line = 0
+    record = 0
+    k = 0
+    while i < buf.size and k < wanted.size:
+        line += 1
+        offset = i
+        b, i = _line_end(buf, i)
+        if (line == 1 and skip_first) or _is_blank(buf, offset, b):
+            continue
+        if grouped and _movie_line(buf, offset, b, sep0)[0]:
+            continue
+        while k < wanted.size and wanted[k] == record:
+            out[k] = line
+            k += 1
+        record += 1
+    return k

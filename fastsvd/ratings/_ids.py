@@ -107,6 +107,25 @@ def factorize(raw, name) -> tuple[np.ndarray, np.ndarray]:
     return ids, index.reshape(-1).astype(index_dtype(ids.size), copy=False)
 
 
+def index_of(ids, raw) -> np.ndarray:
+    """Position of each ``raw`` id in the sorted distinct int64 ``ids``, -1
+    for ids not there: a dense table (linear time) when the ids span a
+    moderate range, else a binary search."""
+    index = np.full(raw.size, -1, dtype=np.int64)
+    if ids.size == 0 or raw.size == 0:
+        return index
+    low, high = int(ids[0]), int(ids[-1])
+    if high - low + 1 <= max(4 * (ids.size + raw.size), 1 << 20):
+        table = np.full(high - low + 1, -1, dtype=index_dtype(ids.size))
+        table[ids - low] = np.arange(ids.size, dtype=table.dtype)
+        sorting.lookup_known(raw, low, table, index)
+        return index
+    pos = np.minimum(np.searchsorted(ids, raw), ids.size - 1)
+    hit = ids[pos] == raw
+    index[hit] = pos[hit]
+    return index
+
+
 def plain_ids(ids) -> np.ndarray:
     """Object ids as a numeric or string array when they all are of one kind."""
     try:

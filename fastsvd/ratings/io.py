@@ -16,19 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_choice
-from . import files, parsers
+from .._checks import check_bool, check_choice
+from .._progress import progress as progress_bar
+from . import files, parsers, tables
 from ._ids import factorize
-from .container import Ratings
+from .container import DUPLICATES, DuplicateRatings, Ratings
 
 #: The formats :func:`load_ratings` reads.
 FORMATS = ("movielens-100k", "movielens-dat", "movielens-csv", "netflix", "csv", "tsv",
            "parquet")
 _PANDAS_FORMATS = ("csv", "tsv", "parquet")
+# The cache's per-rating arrays are memory-mapped: a load copies nothing and
+# pages in only what is used (the index checks read users and items once).
+_MAPPED = ("users", "items", "values")
 
 
 def load_ratings(path, *, format="auto", dtype=np.float32, cache=True, cache_dir=None,
-                 user="user", item="item", rating="rating") -> Ratings:
+                 user="user", item="item", rating="rating", duplicates="error",
+                 progress=False) -> Ratings:
     """Read a rating file into :class:`Ratings`.
 
     Parameters
@@ -62,21 +67,55 @@ def load_ratings(path, *, format="auto", dtype=np.float32, cache=True, cache_dir
         ``~/.cache/fastsvd/ratings``.
     user, item, rating : str
         Column names for the pandas formats.
+    duplicates : {"error", "last"}
+        A (user, item) pair rated more than once raises ``ValueError``
+        naming the file and the lines of the first repetition (default), or
+        keeps its last rating in file order (``"last"``).
+    progress : bool
+        Show a progress bar over the bytes parsed (tqdm when installed, else
+        a line on stderr now and then); nothing when the cache answers.
 
     Returns
     -------
     Ratings
-        Raw ids mapped as in :meth:`Ratings.from_ids` (sorted ids); a
-        repeated (user, item) pair raises ``ValueError``.
+        Raw ids mapped as in :meth:`Ratings.from_ids` (sorted ids); the
+        ratings keep the file order (files in name order for a directory).
 
     Notes
     -----
     The numeric formats are parsed by numba kernels straight from the file's
-    bytes, with memory for the results only; a malformed line raises
-    ``ValueError`` naming the file and its 1-based line number. Blank lines,
-    ``\\r\\n`` line ends and a missing final newline are accepted. A corrupt
-    cache file is ignored and rewritten; a cache that cannot be written
-    gives a warning, not an error.
+    bytes, with memory for the results only. Every problem raises a
+    ``ValueError`` that names the file and, where there is one, its 1-based
+    line; nothing is loaded in part. In detail:
+
+    * Accepted as well-formed: blank lines (empty or spaces and tabs, also
+      trailing), ``\\r\\n`` line ends, a missing final newline, a UTF-8
+      byte-order mark, spaces around a field. There are no comment lines.
+    * A malformed line (too few or too many fields, a field that is empty or
+      not a number, a truncated last line such as ``1<TAB>2<TAB>``, a header
+      row in a format without one, bytes that are not UTF-8 inside a field)
+      names its line and shows it. Ratings ``nan``, ``inf`` and any rating
+      that is not finite in ``dtype`` (``1e39`` in float32) are errors.
+      ``movielens-csv`` skips a first line that does not start with a
+      number, unread (its bytes need not be UTF-8).
+    * Ids are integers of at most 18 digits, read as int64 (ids beyond int32
+      load); longer ids are an error. Negative ids load as they are.
+    * Netflix: every ``movie_id:`` line must be followed by a rating line
+      (else the file is truncated: an error at that movie line). A directory
+      reads its ``mv_*.txt`` files (other files, e.g. ``README.txt``, are
+      ignored), each of which must hold a rating.
+    * An empty file, or one with only blank lines (or only a header), holds no
+      ratings: an error.
+    * A repeated (user, item) pair: see ``duplicates``; across the files of a
+      directory too.
+    * The pandas formats give the same errors for what pandas reads: a line
+      with more fields than the header, text that is not UTF-8, an empty,
+      NaN, non-numeric or infinite rating, a missing id, an integer id beyond
+      int64. Their lines are counted as pandas does (blank lines skipped);
+      with quoted line breaks the message names the data row instead.
+
+    A corrupt cache file is ignored and rewritten; a cache that cannot be
+    written gives a warning, not an error.
 
     Examples
     --------
@@ -96,79 +135,72 @@ def load_ratings(path, *, format="auto", dtype=np.float32, cache=True, cache_dir
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dtype}.")
+    check_choice(duplicates, DUPLICATES, name="duplicates")
+    check_bool(progress, name="progress")
     fmt = detect_format(path) if format == "auto" else check_choice(format, FORMATS,
                                                                        name="format")
     if path.is_dir() and fmt != "netflix":
         raise ValueError(f"{path} is a directory; format {fmt!r} reads a single file.")
     columns = (user, item, rating) if fmt in _PANDAS_FORMATS else ()
     if not cache:
-        return _parse(path, fmt, dtype, columns)
-    key = _cache_key(path, fmt, dtype, columns)
+        return _parse(path, fmt, dtype, columns, duplicates, progress)
+    key = _cache_key(path, fmt, dtype, columns, duplicates)
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     file = _cache_dir(cache_dir) / f"{path.name}-{digest}.npz"
     if file.exists():
         try:
-            return Ratings._from_arrays(files.read(file, files.CACHE_KIND, key), file,
-                                        check=False)
+            arrays = files.read(file, files.CACHE_KIND, key, mapped=_MAPPED)
+            return Ratings._from_arrays(arrays, file, check=False)
         except ValueError:
             pass  # corrupt, or of another version: parse again and overwrite it
-    ratings = _parse(path, fmt, dtype, columns)
+    ratings = _parse(path, fmt, dtype, columns, duplicates, progress)
     _write_cache(ratings, file, key)
     return ratings
 
 
-def _parse(path, fmt, dtype, columns) -> Ratings:
+def _parse(path, fmt, dtype, columns, duplicates, progress) -> Ratings:
     if fmt not in _PANDAS_FORMATS:
-        return _from_parsed(path, fmt, dtype)
-    df = _read_table(path, fmt, columns)
-    user, item, rating = columns
-    try:
-        ratings = Ratings.from_dataframe(df, user=user, item=item, rating=rating)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    if ratings.dtype != dtype:
-        ratings = Ratings._trusted(ratings.users, ratings.items, ratings.values.astype(dtype),
-                                   ratings.shape, ratings.user_ids, ratings.item_ids)
-    return ratings
+        return _from_parsed(path, fmt, dtype, duplicates, progress)
+    df = tables.read_table(path, fmt, columns)
+    return tables.from_table(df, path, fmt, columns, dtype, duplicates)
 
 
-def _from_parsed(path, fmt, dtype) -> Ratings:
+def _from_parsed(path, fmt, dtype, duplicates, progress) -> Ratings:
     """Parse a numeric format and map its raw ids, taking ownership of the
     parser's arrays. Each raw id array is released as soon as it is mapped,
-    which keeps the peak memory near that of the parser's output."""
-    users, items, values = parsers.read_ratings_file(path, fmt, dtype)
+    and the ratings are trimmed only then, which keeps the peak memory near
+    that of the parser's output."""
+    sources = []
+    with _bar(path, progress) as bar:
+        users, items, values = parsers.read_ratings_file(path, fmt, dtype, progress=bar.update,
+                                                         sources=sources)
     user_ids, users = factorize(users, "users")
     item_ids, items = factorize(items, "items")
+    user_ids, item_ids = user_ids.astype(np.int64), item_ids.astype(np.int64)  # raw ids: int64
+    values = parsers.trim(values)
     try:
         return Ratings._owned(users, items, values, (user_ids.size, item_ids.size), user_ids,
-                              item_ids, "error", copy_values=False)
+                              item_ids, duplicates, copy_values=False)
+    except DuplicateRatings as exc:
+        (file_a, line_a), (file_b, line_b) = parsers.locate(sources, fmt, exc.positions)
+        where = (f"lines {line_a} and {line_b} of {file_a}" if file_a == file_b else
+                 f"line {line_a} of {file_a} and line {line_b} of {file_b}")
+        raise ValueError(f"{path}: the (user, item) pair {exc.pair!r} is rated more than once, "
+                         f"on {where} ({exc.count} rating(s) repeat an earlier pair in all). "
+                         "Pass duplicates=\"last\" to keep the last rating of each pair, or "
+                         "remove the duplicates.") from None
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _read_table(path, fmt, columns):
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a test/bench dependency
-        raise ImportError(f"reading format {fmt!r} needs pandas: pip install pandas.") from None
-    wanted = set(columns)
-    if fmt == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ImportError("reading parquet needs pyarrow: pip install pyarrow.") from None
-        df = pd.read_parquet(path, engine="pyarrow")
-        available = list(df.columns)
-    else:
-        sep = "," if fmt == "csv" else "\t"
-        available = list(pd.read_csv(path, sep=sep, nrows=0).columns)
-        df = pd.read_csv(path, sep=sep, usecols=lambda name: name in wanted)
-    missing = [c for c in columns if c not in available]
-    if missing:
-        raise ValueError(f"{path} has no column(s) {', '.join(map(repr, missing))}; its "
-                         f"columns are {available}. Choose the columns with user=, item= and "
-                         "rating=.")
-    return df
+def _bar(path, enabled):
+    """A progress bar over the bytes of the file or of the ``mv_*.txt`` files."""
+    if not enabled:
+        return progress_bar(enabled=False)
+    paths = parsers.netflix_files(path) if path.is_dir() else [path]
+    total = sum(p.stat().st_size for p in paths)
+    what = f"{len(paths)} files" if path.is_dir() else "1 file"
+    return progress_bar(total=total, desc=f"{path.name} ({what})", unit="B", scale=True)
 
 
 def detect_format(path) -> str:
@@ -236,7 +268,7 @@ def _cache_dir(cache_dir) -> Path:
     return Path(root) / "ratings" if root else Path.home() / ".cache" / "fastsvd" / "ratings"
 
 
-def _cache_key(path, fmt, dtype, columns) -> str:
+def _cache_key(path, fmt, dtype, columns, duplicates="error") -> str:
     """Absolute path, size and mtime of the file (of each ``mv_*.txt`` for a
     directory), format, dtype and columns: any change gives another key."""
     path = path.resolve()
@@ -244,7 +276,7 @@ def _cache_key(path, fmt, dtype, columns) -> str:
     for file in parsers.netflix_files(path) if path.is_dir() else [path]:
         stat = file.stat()
         stamps.append(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join([f"v{files.FORMAT_VERSION}", str(path), fmt, dtype.name, *columns,
+    return "|".join([f"v{files.FORMAT_VERSION}", str(path), fmt, dtype.name, *columns, duplicates,
                      hashlib.sha256("\n".join(stamps).encode()).hexdigest()])
 
 

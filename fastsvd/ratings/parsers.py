@@ -2,9 +2,10 @@
 :mod:`fastsvd.kernels.parsing`: the line layout of each format, the output
 arrays, and the error messages that name the file and the line.
 
-A file is memory-mapped read-only and parsed by one sequential kernel that
-writes raw user ids (int64), raw item ids (int64) and ratings into arrays
-allocated here, so a 100M-rating file needs only its output arrays.
+A file is read (a small one) or memory-mapped read-only (a large one) and
+parsed by one sequential kernel that writes raw user ids, raw item ids (int32
+while every id fits, else int64) and ratings into arrays allocated here, so a
+100M-rating file needs only its output arrays.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..kernels import parsing as kernels
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 
 class Layout(NamedTuple):
@@ -67,25 +71,46 @@ _PROBLEMS = {
     kernels.BAD_MOVIE: "a movie line must read 'movie_id:' with a non-negative integer id",
     kernels.NO_MOVIE: "a rating comes before the first 'movie_id:' line",
     kernels.OVERFLOW: "more ratings than lines (internal error)",
+    kernels.NOT_FINITE: "field {field} ({name}) is not a finite number in {dtype}",
+    kernels.EMPTY_MOVIE: "the 'movie_id:' line is followed by no {record} line (a truncated "
+                         "file?)",
+    kernels.MOVIE_TOO_LONG: "the movie id has more than 18 digits",
 }
 
 
+#: Files up to this size are read into memory; larger ones are memory-mapped.
+_READ_LIMIT = 64 << 20
+
+
 def read_bytes(path) -> np.ndarray:
-    """The bytes of ``path`` as a read-only uint8 array (memory-mapped)."""
-    if os.path.getsize(path) == 0:
+    """The bytes of ``path`` as a read-only uint8 array: read in one call for
+    a small file (cheaper than a map, which matters over 17,770 files),
+    memory-mapped for a large one (only the page cache holds its text)."""
+    size = os.path.getsize(path)
+    if size == 0:
         return np.zeros(0, dtype=np.uint8)
+    if size <= _READ_LIMIT:
+        with open(path, "rb") as file:
+            buf = np.frombuffer(file.read(), dtype=np.uint8)
+        if buf.size != size:
+            raise ValueError(f"{path} changed size while it was read ({size} bytes, then "
+                             f"{buf.size}); read it again once it is complete.")
+        return buf
     return np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))
 
 
-def read_ratings_file(path, fmt: str, dtype=np.float64, *, progress=None):
+def read_ratings_file(path, fmt: str, dtype=np.float64, *, progress=None, sources=None):
     """Parse one numeric rating file, or for the Netflix formats a directory
     of ``mv_*.txt`` files (:func:`netflix_files`).
 
-    Returns ``(users, items, values)``: raw int64 user ids, raw int64 item ids
-    and ratings of ``dtype`` in file order (``values`` is ``None`` for formats
-    without ratings). Raises ``ValueError`` naming the file and the 1-based
-    line of the first malformed line, or when the files hold no rating.
-    ``progress(n_bytes)`` is called after each file.
+    Returns ``(users, items, values)``: raw user ids, raw item ids (both
+    int32 when every id fits, else both int64) and ratings of ``dtype`` in
+    file order (``values`` is ``None`` for formats without ratings). Raises
+    ``ValueError`` naming the file and the 1-based line of the first
+    malformed line, or when the files hold no rating (in
+    a directory: when any one file holds none). ``progress(n_bytes)`` is
+    called after each file; ``sources``, a list, receives one ``(file,
+    n_records)`` per file, for :func:`locate`.
     """
     layout = LAYOUTS[fmt]
     path = Path(path)
@@ -93,30 +118,87 @@ def read_ratings_file(path, fmt: str, dtype=np.float64, *, progress=None):
     if not files:
         raise ValueError(f"{path} is a directory without mv_*.txt files; pass a Netflix-prize "
                          "training_set directory or a single file.")
+    sizes = [f.stat().st_size for f in files]
     # Every rating line has at least ``shortest_line`` bytes: that bounds the count.
-    n_max = sum(f.stat().st_size // layout.shortest_line + 1 for f in files)
-    users = np.empty(n_max, dtype=np.int64)
-    items = np.empty(n_max, dtype=np.int64)
+    n_max = sum(size // layout.shortest_line + 1 for size in sizes)
+    # Ids go to int32 arrays while they fit (half the memory of int64 ones);
+    # the first id beyond int32 widens both and parses that file again.
+    users = np.empty(n_max, dtype=np.int32)
+    items = np.empty(n_max, dtype=np.int32)
+    limit = INT32_MAX
     values = np.empty(n_max if layout.has_ratings else 0, dtype=dtype)
     schema = np.array([kind for _, kind in layout.fields], dtype=np.int64)
     sep = layout.separator
+    sep1 = sep[1] if len(sep) > 1 else -1
     pos = 0
-    for file in files:
+    for file, size in zip(files, sizes, strict=True):
         buf = read_bytes(file)
+        if buf.size > size:  # grew since it was counted: the bound may not hold
+            raise ValueError(f"{file} changed size while it was read ({size} bytes, then "
+                             f"{buf.size}); read it again once it is complete.")
         start = _text_start(buf)
         skip = layout.header is not None and _has_header(buf, start)
-        result = kernels.parse_lines(buf, start, sep[0], sep[1] if len(sep) > 1 else -1, skip,
-                                     layout.grouped, schema, users, items, values, pos)
-        pos = _check(result, buf, file, fmt)
+        while True:
+            result = kernels.parse_lines(buf, start, sep[0], sep1, skip, layout.grouped,
+                                         schema, users, items, values, pos, limit)
+            if result[1] != kernels.WIDE_ID:
+                break
+            users, items, limit = _widen(users, pos), _widen(items, pos), INT64_MAX
+        end = _check(result, buf, file, fmt, values.dtype)
+        if end == pos and path.is_dir():
+            raise ValueError(f"{file} holds no ratings (format {fmt!r}): every mv_*.txt file of "
+                             f"{path} must hold some; is it empty or truncated?")
+        if sources is not None:
+            sources.append((file, end - pos))
+        pos = end
         if progress is not None:
             progress(buf.size)
     if pos == 0:
         where = f"the mv_*.txt files in {path} hold" if path.is_dir() else f"{path} holds"
         raise ValueError(f"{where} no ratings (format {fmt!r}); check the file and the format.")
     # Ids are views (callers map them to indices and drop them); the untouched
-    # tail of an over-sized allocation is never paged in. Ratings are kept, so
-    # they are copied when the tail is large.
-    return users[:pos], items[:pos], _trim(values, pos) if layout.has_ratings else None
+    # tail of an over-sized allocation is never paged in, so it costs address
+    # space only. Ratings are kept: they are trimmed by the caller (trim()) once
+    # the ids are mapped, when the copy no longer adds to the peak.
+    return users[:pos], items[:pos], values[:pos] if layout.has_ratings else None
+
+
+def _widen(ids, n):
+    """An int64 array of ``ids.size`` entries holding the first ``n`` of ``ids``."""
+    wide = np.empty(ids.size, dtype=np.int64)
+    wide[:n] = ids[:n]
+    return wide
+
+
+def locate(sources, fmt: str, positions) -> list[tuple[Path, int]]:
+    """``(file, line)`` of each record position (0-based, over all files of
+    ``sources`` from :func:`read_ratings_file`); for error messages."""
+    layout = LAYOUTS[fmt]
+    positions = np.asarray(positions, dtype=np.int64)
+    found = [None] * positions.size
+    first = 0
+    for file, count in sources:
+        inside = np.flatnonzero((positions >= first) & (positions < first + count))
+        if inside.size:
+            wanted = positions[inside] - first
+            order = np.argsort(wanted, kind="stable")
+            lines = np.zeros(inside.size, dtype=np.int64)
+            buf = read_bytes(file)
+            start = _text_start(buf)
+            skip = layout.header is not None and _has_header(buf, start)
+            kernels.record_lines(buf, start, layout.separator[0], skip, layout.grouped,
+                                 wanted[order], lines)
+            for k, line in zip(inside[order].tolist(), lines.tolist(), strict=True):
+                found[k] = (file, line)
+        first += count
+    return found
+
+
+def trim(array):
+    """``array`` without the unused tail of its allocation (copied when
+    that frees much address space)."""
+    base = array.base if array.base is not None else array
+    return array.copy() if array.nbytes < 0.9 * base.nbytes else array
 
 
 def netflix_files(path) -> list[Path]:
@@ -142,20 +224,17 @@ def _has_header(buf, start) -> bool:
     return i < buf.size and not (48 <= buf[i] <= 57 or buf[i] in (43, 45, 46))
 
 
-def _trim(array, n):
-    """``array[:n]``, copied when that frees much memory."""
-    return array[:n].copy() if n < 0.9 * array.size else array[:n]
-
-
-def _check(result, buf, path, fmt) -> int:
+def _check(result, buf, path, fmt, dtype=np.float64) -> int:
     """The number of ratings parsed so far, or the ``ValueError`` of a malformed line."""
     end, status, line, field, offset, n_fields = result
     if status == kernels.OK:
         return int(end)
     layout = LAYOUTS[fmt]
     name = layout.fields[field - 1][0] if field else ""
+    record = "user" if fmt == "netflix-probe" else "rating"
     what = _PROBLEMS[status].format(expected=len(layout.fields), found=n_fields, field=field,
-                                    name=name, layout=layout.description)
+                                    name=name, layout=layout.description,
+                                    dtype=np.dtype(dtype).name, record=record)
     raise ValueError(f"malformed line {line} in {path} (format {fmt!r}): {what}. The line "
                      f"reads {_line_text(buf, offset)!r}.")
 
