@@ -7,15 +7,13 @@ included), every rank ``k`` and every method, checked against
 orthonormal ``U`` and ``Vt``, an error estimate for each value, and the
 documented errors for invalid ``k`` and ``tol``.
 
-Found by these tests (not changed here, the algorithms are outside this
-change): a singular value that is zero in exact arithmetic (a rank-deficient
+Found by these tests: a singular value that is zero in exact arithmetic (a rank-deficient
 matrix with ``k`` above its rank) can come back with ``converged=True`` and a
 relative error estimate far above ``tol`` (``errors`` of 6.4 for a 2 x 4 rank-1
 CSR with k=2, 1.6e4 for a 49 x 59 one with k=39, method "krylov"): the
 stopping rule accepts it because its residual is at the rounding level, but
 ``errors`` reports the ratio of two rounding errors. The values themselves
-are right (within rounding of 0). And method="power" fails once k exceeds the
-rank (NaN, then numpy's LinAlgError): see test_power_with_k_above_the_rank.
+are right (within rounding of 0).
 """
 
 import warnings
@@ -85,7 +83,7 @@ def test_svd_matches_numpy(data, case):
     methods = ["auto", "krylov", "randomized"]
     if not sp.issparse(A):
         methods.append("lapack")
-    if k <= 3 and k <= np.linalg.matrix_rank(reference):  # k above the rank: see below
+    if k <= 3:
         methods.append("power")
     method = data.draw(st.sampled_from(methods), label="method")
     work = np.float32 if np.dtype(A.dtype) == np.float32 else np.float64
@@ -170,10 +168,9 @@ def test_invalid_tol_is_a_value_or_type_error(tol, method, dtype):
         fastsvd.svd(A, 2, method=method, tol=tol)
 
 
-# The deflation of method="power" breaks down once the deflated matrix is zero
-# (k above the rank): a residue of rounding gives u, then A.T u == 0 exactly,
-# and v = z / ||z|| turns NaN (fastsvd/algorithms/power.py, power_triplet).
-# Kept as strict xfails with the smallest cases found, so that the fix shows.
+# method="power" with k above the rank: once the deflated matrix is zero to
+# rounding, the remaining values are zero (the smallest cases found; power
+# deflation used to turn NaN there).
 POWER_ABOVE_RANK = [
     pytest.param([[0, 0, 0, 0, 0], [0, 0, 5, -4, 0]], 2, id="2x5-rank1-k2-nan-warning"),
     pytest.param(np.eye(3, 59) * [[3], [0], [0]] + np.eye(3, 59, 40) * [[-4], [0], [0]], 3,
@@ -181,8 +178,6 @@ POWER_ABOVE_RANK = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="power deflation divides by ||A.T u|| = 0 once the "
-                   "deflated matrix is zero (k above the rank)")
 @pytest.mark.parametrize(("A", "k"), POWER_ABOVE_RANK)
 def test_power_with_k_above_the_rank(A, k):
     A = np.asarray(A, dtype=np.float64)

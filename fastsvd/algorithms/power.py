@@ -10,13 +10,15 @@ from .result import Solution
 from .tall import orthonormalize, svd_of_tall
 
 
-def power_triplet(op: Operator, *, tol: float, max_iter: int, rng: np.random.Generator):
+def power_triplet(op: Operator, *, tol: float, max_iter: int, rng: np.random.Generator,
+                  floor: float = 0.0):
     """Top singular triplet of ``op`` by power iteration on ``A.T A``.
 
     Stops when the relative residual ``||A.T u - s v|| / s`` falls to ``tol``
     or after ``max_iter`` iterations. The returned triplet always satisfies
     ``A v = s u`` exactly (up to rounding), so the residual fully describes
-    its accuracy.
+    its accuracy. A value ``s <= floor`` counts as zero (the operator is zero
+    to rounding: a deflated matrix of lower rank than asked for).
 
     Returns ``(u, s, v, n_iter, residual)`` with float64 vectors and the
     relative residual of the returned triplet.
@@ -28,14 +30,15 @@ def power_triplet(op: Operator, *, tol: float, max_iter: int, rng: np.random.Gen
     for it in range(1, max_iter + 1):
         y = op.matmat(v[:, None])[:, 0].astype(np.float64)
         s = float(np.linalg.norm(y))
-        if s == 0.0:  # v lies in the null space: A is zero (or v unluckily is)
+        if s <= floor:  # v lies in the null space: A is zero (or v unluckily is)
             return np.zeros(m), 0.0, v, it, 0.0
         u = y / s
         z = op.rmatmat(u[:, None])[:, 0].astype(np.float64)
         residual = float(np.linalg.norm(z - s * v)) / s
-        if residual <= tol:
+        z_norm = float(np.linalg.norm(z))
+        if residual <= tol or z_norm == 0.0:
             return u, s, v, it, residual
-        v = z / np.linalg.norm(z)
+        v = z / z_norm
     return u, s, v, max_iter, residual
 
 
@@ -57,8 +60,10 @@ def deflation(op: Operator, k: int, *, tol: float, max_iter: int, rng: np.random
     n_iter, converged = 0, True
     for i in range(k):
         deflated = DeflatedOperator(op, U[:, :i], s[:i], V[:, :i].T) if i else op
+        # Below the rounding level of the products, what is left is zero.
+        floor = 1000 * np.finfo(op.dtype).eps * s[0] if i else 0.0
         U[:, i], s[i], V[:, i], iters, residual = power_triplet(
-            deflated, tol=tol, max_iter=max_iter, rng=rng)
+            deflated, tol=tol, max_iter=max_iter, rng=rng, floor=floor)
         n_iter += iters
         converged &= residual <= tol
     V = orthonormalize(V)[0]
